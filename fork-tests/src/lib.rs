@@ -1,0 +1,4 @@
+//! Helpers of stagenet's end-to-end tests against the bundled test chain.
+
+pub mod chain;
+pub mod harness;

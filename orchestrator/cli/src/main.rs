@@ -1,0 +1,57 @@
+//! The `stagenet` command. Parses arguments, installs tracing, runs the command and maps
+//! its outcome to the documented exit codes: 0 pass, 1 gate failed, 2 bad input,
+//! 3 infrastructure failure.
+
+mod up;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Exit code: bad input (arguments, files).
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code: infrastructure failure (binaries, processes, network).
+pub const EXIT_INFRA: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(name = "stagenet", version, about = "Rehearse a Subtensor release on a sealed copy of mainnet")]
+struct Cli {
+	#[command(subcommand)]
+	command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+	/// Start a network of real node processes on loopback; ready once blocks are produced
+	/// and finalized. Runs until Ctrl-C (or `--for`), then stops every node.
+	Up(up::UpArgs),
+}
+
+fn main() -> ExitCode {
+	let cli = Cli::parse();
+	tracing_subscriber::fmt()
+		.with_env_filter(
+			tracing_subscriber::EnvFilter::try_from_default_env()
+				.unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("stagenet=info")),
+		)
+		.with_writer(std::io::stderr)
+		.init();
+	let runtime = match tokio::runtime::Runtime::new() {
+		Ok(rt) => rt,
+		Err(e) => {
+			eprintln!("error: cannot start the async runtime: {e}");
+			return ExitCode::from(EXIT_INFRA);
+		},
+	};
+	let outcome = runtime.block_on(async {
+		match cli.command {
+			Command::Up(args) => up::run(args).await,
+		}
+	});
+	match outcome {
+		Ok(()) => ExitCode::SUCCESS,
+		Err(e) => {
+			eprintln!("error: {e}");
+			ExitCode::from(if e.is_infrastructure() { EXIT_INFRA } else { EXIT_BAD_INPUT })
+		},
+	}
+}

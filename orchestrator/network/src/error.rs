@@ -1,0 +1,106 @@
+//! Errors of the network crate.
+
+use std::{path::PathBuf, time::Duration};
+
+/// Result alias of this crate.
+pub type Result<T, E = NetworkError> = std::result::Result<T, E>;
+
+/// What can go wrong while starting, watching or stopping a local network.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetworkError {
+	/// The node binary is missing or cannot be run.
+	#[error("node binary `{path}` cannot be run: {source} (hint: build the test chain with `scripts/build-test-chain`, or pass `--node <path>`)")]
+	NodeBinary {
+		/// The path tried.
+		path: PathBuf,
+		/// The cause.
+		#[source]
+		source: std::io::Error,
+	},
+	/// The network's description is not usable.
+	#[error("invalid network: {reason} (hint: {hint})")]
+	InvalidConfig {
+		/// What is wrong.
+		reason: String,
+		/// What to do.
+		hint: String,
+	},
+	/// A file or directory of the run could not be written or read.
+	#[error("cannot use `{path}`: {source}")]
+	Io {
+		/// The path.
+		path: PathBuf,
+		/// The cause.
+		#[source]
+		source: std::io::Error,
+	},
+	/// `build-spec` failed.
+	#[error("`{binary} build-spec --chain {chain} --raw` failed with {status}: {stderr}")]
+	BuildSpec {
+		/// The node binary.
+		binary: PathBuf,
+		/// The chain asked for.
+		chain: String,
+		/// Its exit status.
+		status: String,
+		/// The end of its standard error.
+		stderr: String,
+	},
+	/// No free local port could be found.
+	#[error("no free port on 127.0.0.1: {source}")]
+	NoFreePort {
+		/// The cause.
+		#[source]
+		source: std::io::Error,
+	},
+	/// A node process exited while the network was expected to run.
+	#[error("node `{node}` exited ({status}); last lines of `{log}`:\n{tail}")]
+	NodeExited {
+		/// The node's name.
+		node: String,
+		/// Its exit status.
+		status: String,
+		/// Its log file.
+		log: PathBuf,
+		/// The last lines of its log.
+		tail: String,
+	},
+	/// The network did not become ready in time.
+	#[error("network not ready after {}: awaited {awaited}; last state seen:\n{last_seen}", humanize(*.timeout))]
+	NotReady {
+		/// What was awaited.
+		awaited: String,
+		/// The timeout.
+		timeout: Duration,
+		/// The last state of every node.
+		last_seen: String,
+	},
+	/// An RPC request failed.
+	#[error("rpc `{method}` on `{url}` failed: {message}")]
+	Rpc {
+		/// The endpoint.
+		url: String,
+		/// The method.
+		method: String,
+		/// What went wrong.
+		message: String,
+	},
+}
+
+impl NetworkError {
+	/// Whether the error comes from the environment (binary, files, ports, processes) rather
+	/// than from the user's input.
+	pub fn is_infrastructure(&self) -> bool {
+		!matches!(self, NetworkError::InvalidConfig { .. })
+	}
+
+	/// Whether the error is a readiness timeout.
+	pub fn is_timeout(&self) -> bool {
+		matches!(self, NetworkError::NotReady { .. })
+	}
+}
+
+fn humanize(d: Duration) -> String {
+	format!("{:.1} s", d.as_secs_f64())
+}
