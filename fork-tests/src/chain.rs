@@ -22,9 +22,8 @@ use std::{
 	time::{Duration, Instant},
 };
 use subxt::{
-	ArcMetadata, Metadata, OnlineClient, OnlineClientAtBlock, SubstrateConfig,
 	backend::LegacyBackend,
-	config::{RpcConfigFor, SubstrateExtrinsicParamsBuilder, substrate::SubstrateHeader},
+	config::{substrate::SubstrateHeader, RpcConfigFor, SubstrateExtrinsicParamsBuilder},
 	dynamic::{At, Value},
 	events::{Events, Phase},
 	ext::{
@@ -32,11 +31,12 @@ use subxt::{
 		scale_encode::{self, EncodeAsFields, EncodeAsType, TypeResolver},
 		scale_value::ValueDef,
 	},
-	rpcs::{LegacyRpcMethods, RpcClient, methods::legacy::NumberOrHex},
+	rpcs::{methods::legacy::NumberOrHex, LegacyRpcMethods, RpcClient},
 	transactions::{Payload, TransactionStatus},
 	utils::H256,
+	ArcMetadata, Metadata, OnlineClient, OnlineClientAtBlock, SubstrateConfig,
 };
-use subxt_signer::sr25519::{Keypair, dev};
+use subxt_signer::sr25519::{dev, Keypair};
 
 /// How long [`Chain::connect`] keeps retrying while the node is not up yet.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -92,7 +92,10 @@ trait Context<T> {
 
 impl<T, E: std::error::Error + Send + Sync + 'static> Context<T> for std::result::Result<T, E> {
 	fn ctx(self, what: impl FnOnce() -> String) -> Result<T> {
-		self.map_err(|e| ChainError::Client { context: what(), source: Box::new(e) })
+		self.map_err(|e| ChainError::Client {
+			context: what(),
+			source: Box::new(e),
+		})
 	}
 }
 
@@ -159,7 +162,9 @@ pub struct Chain {
 
 impl std::fmt::Debug for Chain {
 	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-		f.debug_struct("Chain").field("url", &self.url).finish_non_exhaustive()
+		f.debug_struct("Chain")
+			.field("url", &self.url)
+			.finish_non_exhaustive()
 	}
 }
 
@@ -170,7 +175,12 @@ impl Chain {
 		let deadline = Instant::now() + CONNECT_TIMEOUT;
 		loop {
 			let left = deadline.saturating_duration_since(Instant::now());
-			let last = match tokio::time::timeout(left.max(Duration::from_secs(1)), Self::try_connect(url)).await {
+			let last = match tokio::time::timeout(
+				left.max(Duration::from_secs(1)),
+				Self::try_connect(url),
+			)
+			.await
+			{
 				Ok(Ok(chain)) => return Ok(chain),
 				Ok(Err(e)) => e.to_string(),
 				Err(_) => "connection attempt timed out".to_string(),
@@ -186,12 +196,18 @@ impl Chain {
 
 	/// One connection attempt: RPC client, subxt client and a first request.
 	async fn try_connect(url: &str) -> Result<Chain> {
-		let rpc_client = RpcClient::from_insecure_url(url).await.ctx(|| format!("connect to {url}"))?;
+		let rpc_client = RpcClient::from_insecure_url(url)
+			.await
+			.ctx(|| format!("connect to {url}"))?;
 		let backend = LegacyBackend::<Config>::builder().build(rpc_client.clone());
 		let client = OnlineClient::<Config>::from_backend(Arc::new(backend))
 			.await
 			.ctx(|| format!("create a client of {url}"))?;
-		let chain = Chain { url: url.to_string(), client, rpc: LegacyRpcMethods::new(rpc_client) };
+		let chain = Chain {
+			url: url.to_string(),
+			client,
+			rpc: LegacyRpcMethods::new(rpc_client),
+		};
 		chain.best_hash().await?;
 		Ok(chain)
 	}
@@ -224,7 +240,12 @@ impl Chain {
 	}
 
 	/// [`Self::sudo`] with call arguments of any encodable type.
-	async fn sudo_with<D: EncodeAsFields>(&self, pallet: &str, call: &str, args: D) -> Result<InBlock> {
+	async fn sudo_with<D: EncodeAsFields>(
+		&self,
+		pallet: &str,
+		call: &str,
+		args: D,
+	) -> Result<InBlock> {
 		let what = format!("Sudo::sudo_unchecked_weight({pallet}::{call})");
 		let best = self.best_hash().await?;
 		let at = self.at(best).await?;
@@ -232,20 +253,28 @@ impl Chain {
 			.transactions()
 			.call_data(&subxt::dynamic::transaction(pallet, call, args))
 			.ctx(|| format!("encode the call {pallet}::{call}"))?;
-		let weight = Value::named_composite([("ref_time", Value::u128(0)), ("proof_size", Value::u128(0))]);
-		let payload = subxt::dynamic::transaction("Sudo", "sudo_unchecked_weight", (EncodedCall(inner), weight));
+		let weight =
+			Value::named_composite([("ref_time", Value::u128(0)), ("proof_size", Value::u128(0))]);
+		let payload = subxt::dynamic::transaction(
+			"Sudo",
+			"sudo_unchecked_weight",
+			(EncodedCall(inner), weight),
+		);
 		let inclusion = self.submit(&at, &dev::alice(), &payload, &what).await?;
 		if let Some(error) = extrinsic_error(&inclusion)? {
 			return Err(dispatch_error(what, error, inclusion.block));
 		}
 		let mut sudid = None;
 		for event in inclusion.events.iter() {
-			let event = event.ctx(|| format!("decode the events of block #{}", inclusion.block.number))?;
+			let event =
+				event.ctx(|| format!("decode the events of block #{}", inclusion.block.number))?;
 			if event.phase() == Phase::ApplyExtrinsic(inclusion.index)
 				&& event.pallet_name() == "Sudo"
 				&& event.event_name() == "Sudid"
 			{
-				let fields = event.decode_fields_unchecked_as::<Value>().ctx(|| "decode Sudo::Sudid".to_string())?;
+				let fields = event
+					.decode_fields_unchecked_as::<Value>()
+					.ctx(|| "decode Sudo::Sudid".to_string())?;
 				sudid = Some(fields);
 			}
 		}
@@ -255,9 +284,9 @@ impl Chain {
 				inclusion.block.number
 			)));
 		};
-		let result = fields
-			.at("sudo_result")
-			.ok_or_else(|| ChainError::Unexpected(format!("{what}: Sudo::Sudid without sudo_result: {fields}")))?;
+		let result = fields.at("sudo_result").ok_or_else(|| {
+			ChainError::Unexpected(format!("{what}: Sudo::Sudid without sudo_result: {fields}"))
+		})?;
 		match &result.value {
 			ValueDef::Variant(v) if v.name == "Ok" => Ok(inclusion.block),
 			ValueDef::Variant(v) if v.name == "Err" => {
@@ -265,34 +294,62 @@ impl Chain {
 					Some(e) => dispatch_error_name(e, &inclusion.metadata),
 					None => format!("{result}"),
 				};
-				Err(dispatch_error(format!("{pallet}::{call} (as root)"), error, inclusion.block))
+				Err(dispatch_error(
+					format!("{pallet}::{call} (as root)"),
+					error,
+					inclusion.block,
+				))
 			}
-			_ => Err(ChainError::Unexpected(format!("{what}: unexpected sudo_result {result}"))),
+			_ => Err(ChainError::Unexpected(format!(
+				"{what}: unexpected sudo_result {result}"
+			))),
 		}
 	}
 
 	/// Submits `pallet::call(args)` signed by `signer` and waits until it is in a best block.
 	/// A failed dispatch is not an error: it is reported in [`Outcome::error`].
-	pub async fn signed(&self, signer: &Keypair, pallet: &str, call: &str, args: Vec<Value>) -> Result<Outcome> {
+	pub async fn signed(
+		&self,
+		signer: &Keypair,
+		pallet: &str,
+		call: &str,
+		args: Vec<Value>,
+	) -> Result<Outcome> {
 		let best = self.best_hash().await?;
 		let at = self.at(best).await?;
 		let payload = subxt::dynamic::transaction(pallet, call, args);
-		let inclusion = self.submit(&at, signer, &payload, &format!("{pallet}::{call}")).await?;
+		let inclusion = self
+			.submit(&at, signer, &payload, &format!("{pallet}::{call}"))
+			.await?;
 		let error = extrinsic_error(&inclusion)?;
-		Ok(Outcome { block: inclusion.block, error })
+		Ok(Outcome {
+			block: inclusion.block,
+			error,
+		})
 	}
 
 	/// Signs `payload` against block `at` (immortal, nonce and metadata of that block), submits
 	/// it, waits until it is in a best block and returns that block with its events.
-	async fn submit<P: Payload>(&self, at: &AtBlock, signer: &Keypair, payload: &P, what: &str) -> Result<Inclusion> {
-		let params = SubstrateExtrinsicParamsBuilder::<Config>::new().immortal().build();
+	async fn submit<P: Payload>(
+		&self,
+		at: &AtBlock,
+		signer: &Keypair,
+		payload: &P,
+		what: &str,
+	) -> Result<Inclusion> {
+		let params = SubstrateExtrinsicParamsBuilder::<Config>::new()
+			.immortal()
+			.build();
 		let signed = at
 			.transactions()
 			.create_signed(payload, signer, params)
 			.await
 			.ctx(|| format!("{what}: build and sign the extrinsic"))?;
 		let encoded = signed.encoded().to_vec();
-		let mut progress = signed.submit_and_watch().await.ctx(|| format!("{what}: submit"))?;
+		let mut progress = signed
+			.submit_and_watch()
+			.await
+			.ctx(|| format!("{what}: submit"))?;
 		let wait = async {
 			while let Some(status) = progress.next().await {
 				match status.ctx(|| format!("{what}: watch the extrinsic"))? {
@@ -300,10 +357,14 @@ impl Chain {
 						return Ok(b.block_hash());
 					}
 					TransactionStatus::Invalid { message } => {
-						return Err(ChainError::Unexpected(format!("{what}: invalid: {message}")));
+						return Err(ChainError::Unexpected(format!(
+							"{what}: invalid: {message}"
+						)));
 					}
 					TransactionStatus::Dropped { message } => {
-						return Err(ChainError::Unexpected(format!("{what}: dropped: {message}")));
+						return Err(ChainError::Unexpected(format!(
+							"{what}: dropped: {message}"
+						)));
 					}
 					TransactionStatus::Error { message } => {
 						return Err(ChainError::Unexpected(format!("{what}: error: {message}")));
@@ -313,11 +374,17 @@ impl Chain {
 					| TransactionStatus::NoLongerInBestBlock => {}
 				}
 			}
-			Err(ChainError::Unexpected(format!("{what}: the node stopped reporting the extrinsic's status")))
+			Err(ChainError::Unexpected(format!(
+				"{what}: the node stopped reporting the extrinsic's status"
+			)))
 		};
-		let hash = tokio::time::timeout(INCLUSION_TIMEOUT, wait).await.map_err(|_| {
-			ChainError::Unexpected(format!("{what}: not in a best block after {INCLUSION_TIMEOUT:?}"))
-		})??;
+		let hash = tokio::time::timeout(INCLUSION_TIMEOUT, wait)
+			.await
+			.map_err(|_| {
+				ChainError::Unexpected(format!(
+					"{what}: not in a best block after {INCLUSION_TIMEOUT:?}"
+				))
+			})??;
 
 		let details = self
 			.rpc
@@ -325,17 +392,28 @@ impl Chain {
 			.await
 			.ctx(|| format!("{what}: fetch block {hash:?}"))?
 			.ok_or_else(|| ChainError::Unexpected(format!("{what}: block {hash:?} not found")))?;
-		let block = InBlock { hash, number: details.block.header.number };
+		let block = InBlock {
+			hash,
+			number: details.block.header.number,
+		};
 		let index = details
 			.block
 			.extrinsics
 			.iter()
 			.position(|x| x.0 == encoded)
-			.ok_or_else(|| ChainError::Unexpected(format!("{what}: not found in block #{}", block.number)))?;
-		let index = u32::try_from(index)
-			.map_err(|_| ChainError::Unexpected(format!("{what}: extrinsic index {index} out of range")))?;
+			.ok_or_else(|| {
+				ChainError::Unexpected(format!("{what}: not found in block #{}", block.number))
+			})?;
+		let index = u32::try_from(index).map_err(|_| {
+			ChainError::Unexpected(format!("{what}: extrinsic index {index} out of range"))
+		})?;
 		let (events, metadata) = self.events_of(hash, &details.block.header).await?;
-		Ok(Inclusion { block, index, events, metadata })
+		Ok(Inclusion {
+			block,
+			index,
+			events,
+			metadata,
+		})
 	}
 
 	// ----- Blocks -----
@@ -356,13 +434,20 @@ impl Chain {
 
 	/// Number of the last finalized block.
 	pub async fn finalized_number(&self) -> Result<u64> {
-		let hash = self.rpc.chain_get_finalized_head().await.ctx(|| format!("finalized head from {}", self.url))?;
+		let hash = self
+			.rpc
+			.chain_get_finalized_head()
+			.await
+			.ctx(|| format!("finalized head from {}", self.url))?;
 		Ok(self.header(Some(hash)).await?.number)
 	}
 
 	/// Hash of block `number` of the best chain, `None` when there is no such block yet.
 	pub async fn block_hash(&self, number: u64) -> Result<Option<H256>> {
-		self.rpc.chain_get_block_hash(Some(NumberOrHex::Number(number))).await.ctx(|| format!("hash of block #{number}"))
+		self.rpc
+			.chain_get_block_hash(Some(NumberOrHex::Number(number)))
+			.await
+			.ctx(|| format!("hash of block #{number}"))
 	}
 
 	/// The header of block `hash`, of the best block when `None`.
@@ -376,14 +461,21 @@ impl Chain {
 
 	/// A client at block `hash`, with the metadata of the runtime in that block's state.
 	async fn at(&self, hash: H256) -> Result<AtBlock> {
-		self.client.at_block(hash).await.ctx(|| format!("client at block {hash:?}"))
+		self.client
+			.at_block(hash)
+			.await
+			.ctx(|| format!("client at block {hash:?}"))
 	}
 
 	// ----- Runtime version -----
 
 	/// Spec version of the runtime in the best block's state, as the node reports it now.
 	pub async fn spec_version(&self) -> Result<u32> {
-		let version = self.rpc.state_get_runtime_version(None).await.ctx(|| "runtime version".to_string())?;
+		let version = self
+			.rpc
+			.state_get_runtime_version(None)
+			.await
+			.ctx(|| "runtime version".to_string())?;
 		Ok(version.spec_version)
 	}
 
@@ -402,7 +494,12 @@ impl Chain {
 	/// The value of storage item `pallet::item` under `keys` (one per hasher of the map, none
 	/// for a plain value) at the best block, decoded as `V`. `None` when the entry is absent and
 	/// the item has no default (`OptionQuery`); a `ValueQuery` item gives its default.
-	pub async fn storage_value<V: DecodeAsType>(&self, pallet: &str, item: &str, keys: Vec<Value>) -> Result<Option<V>> {
+	pub async fn storage_value<V: DecodeAsType>(
+		&self,
+		pallet: &str,
+		item: &str,
+		keys: Vec<Value>,
+	) -> Result<Option<V>> {
 		let best = self.best_hash().await?;
 		self.storage_value_at(best, pallet, item, keys).await
 	}
@@ -424,7 +521,10 @@ impl Chain {
 			.ctx(|| format!("read {pallet}::{item} at {hash:?}"))?;
 		match value {
 			None => Ok(None),
-			Some(v) => v.decode().map(Some).ctx(|| format!("decode {pallet}::{item} at {hash:?}")),
+			Some(v) => v
+				.decode()
+				.map(Some)
+				.ctx(|| format!("decode {pallet}::{item} at {hash:?}")),
 		}
 	}
 
@@ -436,23 +536,37 @@ impl Chain {
 	}
 
 	/// [`Self::storage_sum_u64`] at block `hash`.
-	pub async fn storage_sum_u64_at(&self, hash: H256, pallet: &str, item: &str) -> Result<(u64, usize)> {
+	pub async fn storage_sum_u64_at(
+		&self,
+		hash: H256,
+		pallet: &str,
+		item: &str,
+	) -> Result<(u64, usize)> {
 		let at = self.at(hash).await?;
 		let address = subxt::dynamic::storage::<Vec<Value>, u64>(pallet, item);
 		let storage = at.storage();
-		let entry = storage.entry(address).ctx(|| format!("storage item {pallet}::{item}"))?;
+		let entry = storage
+			.entry(address)
+			.ctx(|| format!("storage item {pallet}::{item}"))?;
 		if entry.is_plain() {
-			return Err(ChainError::Unexpected(format!("{pallet}::{item} is a plain value, not a map")));
+			return Err(ChainError::Unexpected(format!(
+				"{pallet}::{item} is a plain value, not a map"
+			)));
 		}
-		let mut entries =
-			entry.iter(Vec::<Value>::new()).await.ctx(|| format!("iterate {pallet}::{item} at {hash:?}"))?;
+		let mut entries = entry
+			.iter(Vec::<Value>::new())
+			.await
+			.ctx(|| format!("iterate {pallet}::{item} at {hash:?}"))?;
 		let (mut sum, mut count) = (0u64, 0usize);
 		while let Some(kv) = entries.next().await {
 			let kv = kv.ctx(|| format!("iterate {pallet}::{item} at {hash:?}"))?;
-			let value = kv.value().decode().ctx(|| format!("decode an entry of {pallet}::{item}"))?;
-			sum = sum
-				.checked_add(value)
-				.ok_or_else(|| ChainError::Unexpected(format!("the sum of {pallet}::{item} overflows u64")))?;
+			let value = kv
+				.value()
+				.decode()
+				.ctx(|| format!("decode an entry of {pallet}::{item}"))?;
+			sum = sum.checked_add(value).ok_or_else(|| {
+				ChainError::Unexpected(format!("the sum of {pallet}::{item} overflows u64"))
+			})?;
 			count += 1;
 		}
 		Ok((sum, count))
@@ -464,12 +578,23 @@ impl Chain {
 		let value = self
 			.storage_value_at::<Value>(hash, "System", "BlockWeight", vec![])
 			.await?
-			.ok_or_else(|| ChainError::Unexpected(format!("System::BlockWeight absent at {hash:?}")))?;
-		let mut weights = [0u128; 3];
-		for (slot, class) in weights.iter_mut().zip(["normal", "operational", "mandatory"]) {
-			*slot = value.at(class).at("ref_time").and_then(|v| v.as_u128()).ok_or_else(|| {
-				ChainError::Unexpected(format!("System::BlockWeight at {hash:?} has no {class}.ref_time: {value}"))
+			.ok_or_else(|| {
+				ChainError::Unexpected(format!("System::BlockWeight absent at {hash:?}"))
 			})?;
+		let mut weights = [0u128; 3];
+		for (slot, class) in weights
+			.iter_mut()
+			.zip(["normal", "operational", "mandatory"])
+		{
+			*slot = value
+				.at(class)
+				.at("ref_time")
+				.and_then(|v| v.as_u128())
+				.ok_or_else(|| {
+					ChainError::Unexpected(format!(
+						"System::BlockWeight at {hash:?} has no {class}.ref_time: {value}"
+					))
+				})?;
 		}
 		Ok(weights)
 	}
@@ -483,9 +608,15 @@ impl Chain {
 			.constants()
 			.entry(subxt::dynamic::constant::<Value>("System", "BlockWeights"))
 			.ctx(|| "constant System::BlockWeights".to_string())?;
-		value.at("max_block").at("ref_time").and_then(|v| v.as_u128()).ok_or_else(|| {
-			ChainError::Unexpected(format!("System::BlockWeights has no max_block.ref_time: {value}"))
-		})
+		value
+			.at("max_block")
+			.at("ref_time")
+			.and_then(|v| v.as_u128())
+			.ok_or_else(|| {
+				ChainError::Unexpected(format!(
+					"System::BlockWeights has no max_block.ref_time: {value}"
+				))
+			})
 	}
 
 	// ----- Events -----
@@ -506,8 +637,16 @@ impl Chain {
 
 	/// The events of block `hash` (whose header is `header`), with the metadata of the runtime
 	/// that executed the block: the one in its parent's state.
-	async fn events_of(&self, hash: H256, header: &Header) -> Result<(Events<Config>, ArcMetadata)> {
-		let executed_by = if header.number == 0 { self.at(hash).await? } else { self.at(header.parent_hash).await? };
+	async fn events_of(
+		&self,
+		hash: H256,
+		header: &Header,
+	) -> Result<(Events<Config>, ArcMetadata)> {
+		let executed_by = if header.number == 0 {
+			self.at(hash).await?
+		} else {
+			self.at(header.parent_hash).await?
+		};
 		let key = subxt::ext::frame_decode::storage::encode_storage_key_prefix("System", "Events");
 		let bytes = self
 			.rpc
@@ -515,20 +654,25 @@ impl Chain {
 			.await
 			.ctx(|| format!("read System::Events at {hash:?}"))?
 			.unwrap_or_default();
-		Ok((executed_by.events().from_bytes(bytes), executed_by.metadata()))
+		Ok((
+			executed_by.events().from_bytes(bytes),
+			executed_by.metadata(),
+		))
 	}
 }
 
 /// The dispatch error of our extrinsic when a `System::ExtrinsicFailed` event reports it.
 fn extrinsic_error(inclusion: &Inclusion) -> Result<Option<String>> {
 	for event in inclusion.events.iter() {
-		let event = event.ctx(|| format!("decode the events of block #{}", inclusion.block.number))?;
+		let event =
+			event.ctx(|| format!("decode the events of block #{}", inclusion.block.number))?;
 		if event.phase() != Phase::ApplyExtrinsic(inclusion.index) {
 			continue;
 		}
 		if event.pallet_name() == "System" && event.event_name() == "ExtrinsicFailed" {
-			let fields =
-				event.decode_fields_unchecked_as::<Value>().ctx(|| "decode System::ExtrinsicFailed".to_string())?;
+			let fields = event
+				.decode_fields_unchecked_as::<Value>()
+				.ctx(|| "decode System::ExtrinsicFailed".to_string())?;
 			let name = match fields.at("dispatch_error") {
 				Some(e) => dispatch_error_name(e, &inclusion.metadata),
 				None => format!("{fields}"),
@@ -550,7 +694,10 @@ fn dispatch_error_name(error: &Value, metadata: &Metadata) -> String {
 		let pallet_index = inner.at("index").and_then(|v| v.as_u128());
 		// `error` is `[u8; 4]` in current runtimes, a single `u8` in old ones.
 		let error_field = inner.at("error");
-		let error_index = error_field.at(0).and_then(|v| v.as_u128()).or_else(|| error_field.and_then(|v| v.as_u128()));
+		let error_index = error_field
+			.at(0)
+			.and_then(|v| v.as_u128())
+			.or_else(|| error_field.and_then(|v| v.as_u128()));
 		let name = pallet_index.zip(error_index).and_then(|(p, e)| {
 			let pallet = metadata.pallet_by_error_index(u8::try_from(p).ok()?)?;
 			let error = pallet.error_variant_by_index(u8::try_from(e).ok()?)?;
@@ -566,5 +713,10 @@ fn dispatch_error_name(error: &Value, metadata: &Metadata) -> String {
 
 /// A [`ChainError::Dispatch`] of `call` included in `block`.
 fn dispatch_error(call: String, error: String, block: InBlock) -> ChainError {
-	ChainError::Dispatch { call, error, hash: block.hash, number: block.number }
+	ChainError::Dispatch {
+		call,
+		error,
+		hash: block.hash,
+		number: block.number,
+	}
 }

@@ -35,7 +35,10 @@ pub fn node_binary() -> PathBuf {
 pub fn runtime_wasm(variant: &str) -> Vec<u8> {
 	let path = test_chain_dir().join(format!("runtimes/{variant}.compact.compressed.wasm"));
 	std::fs::read(&path).unwrap_or_else(|e| {
-		panic!("runtime `{}` unreadable: {e} (hint: run `scripts/build-test-chain` first)", path.display())
+		panic!(
+			"runtime `{}` unreadable: {e} (hint: run `scripts/build-test-chain` first)",
+			path.display()
+		)
 	})
 }
 
@@ -48,7 +51,11 @@ pub async fn start_network(name: &str, validators: usize) -> LocalNetwork {
 	// Logs of earlier runs of this test are kept until the test runs again.
 	if let Ok(entries) = std::fs::read_dir(&runs) {
 		for entry in entries.flatten() {
-			if entry.file_name().to_string_lossy().starts_with(&format!("test-{name}-")) {
+			if entry
+				.file_name()
+				.to_string_lossy()
+				.starts_with(&format!("test-{name}-"))
+			{
 				let _ = std::fs::remove_dir_all(entry.path());
 			}
 		}

@@ -13,7 +13,11 @@ async fn three_validators_peer_produce_and_finalize() {
 	// Every node sees the two others and finality keeps advancing on each of them.
 	let mut rpcs = Vec::new();
 	for node in &nodes {
-		rpcs.push(ChainRpc::connect(&node.rpc_url).await.expect("rpc of a ready node"));
+		rpcs.push(
+			ChainRpc::connect(&node.rpc_url)
+				.await
+				.expect("rpc of a ready node"),
+		);
 	}
 	let start: Vec<u64> = {
 		let mut v = Vec::new();
@@ -30,11 +34,19 @@ async fn three_validators_peer_produce_and_finalize() {
 			Duration::from_millis(500),
 			|| async {
 				let s = rpc.status().await.map_err(|e| e.to_string())?;
-				if s.finalized >= target { Ok(s) } else { Err(format!("{s:?}")) }
+				if s.finalized >= target {
+					Ok(s)
+				} else {
+					Err(format!("{s:?}"))
+				}
 			},
 		)
 		.await;
-		assert_eq!(status.peers, 2, "{} should peer with exactly the two other validators", nodes[i].name);
+		assert_eq!(
+			status.peers, 2,
+			"{} should peer with exactly the two other validators",
+			nodes[i].name
+		);
 		assert!(status.best >= status.finalized);
 	}
 
@@ -58,6 +70,9 @@ async fn three_validators_peer_produce_and_finalize() {
 	assert_eq!(pids.len(), 3);
 	net.shutdown().await;
 	for pid in pids {
-		assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "node process {pid} survived shutdown");
+		assert!(
+			!std::path::Path::new(&format!("/proc/{pid}")).exists(),
+			"node process {pid} survived shutdown"
+		);
 	}
 }

@@ -13,7 +13,9 @@ const SECOND: Duration = Duration::from_secs(1);
 /// Connects to the first node of a network.
 async fn chain_of(net: &stagenet_network::LocalNetwork) -> Chain {
 	let url = net.nodes()[0].rpc_url.clone();
-	Chain::connect(&url).await.unwrap_or_else(|e| panic!("connect to {url}: {e}"))
+	Chain::connect(&url)
+		.await
+		.unwrap_or_else(|e| panic!("connect to {url}: {e}"))
 }
 
 /// Grows the fixture state: subnet 2 with `neurons` neurons (stake, weights, axons).
@@ -22,7 +24,12 @@ async fn populate(chain: &Chain, neurons: u16) {
 		.sudo(
 			"Subnets",
 			"populate",
-			vec![Value::u128(2), Value::u128(1), Value::u128(neurons as u128), Value::u128(0)],
+			vec![
+				Value::u128(2),
+				Value::u128(1),
+				Value::u128(neurons as u128),
+				Value::u128(0),
+			],
 		)
 		.await
 		.expect("sudo(populate)");
@@ -30,25 +37,49 @@ async fn populate(chain: &Chain, neurons: u16) {
 
 /// Upgrades to `variant` and waits until the node reports spec version 101.
 async fn upgrade(chain: &Chain, variant: &str) -> u64 {
-	assert_eq!(chain.spec_version().await.expect("spec version"), 100, "baseline runs before the upgrade");
-	let included = chain.sudo_set_code(&runtime_wasm(variant)).await.expect("sudo(set_code)");
-	wait_for("spec version 101", Duration::from_secs(60), SECOND, || async {
-		let v = chain.spec_version().await.map_err(|e| e.to_string())?;
-		if v == 101 { Ok(()) } else { Err(format!("spec version {v}")) }
-	})
+	assert_eq!(
+		chain.spec_version().await.expect("spec version"),
+		100,
+		"baseline runs before the upgrade"
+	);
+	let included = chain
+		.sudo_set_code(&runtime_wasm(variant))
+		.await
+		.expect("sudo(set_code)");
+	wait_for(
+		"spec version 101",
+		Duration::from_secs(60),
+		SECOND,
+		|| async {
+			let v = chain.spec_version().await.map_err(|e| e.to_string())?;
+			if v == 101 {
+				Ok(())
+			} else {
+				Err(format!("spec version {v}"))
+			}
+		},
+	)
 	.await;
 	included.number
 }
 
 /// The block at which the fixture's migration ran (`Subnets::UpgradedAt`).
 async fn upgraded_at(chain: &Chain) -> u64 {
-	wait_for("Subnets::UpgradedAt to be set", Duration::from_secs(60), SECOND, || async {
-		match chain.storage_value::<u64>("Subnets", "UpgradedAt", vec![]).await {
-			Ok(Some(n)) => Ok(n),
-			Ok(None) => Err("unset".into()),
-			Err(e) => Err(e.to_string()),
-		}
-	})
+	wait_for(
+		"Subnets::UpgradedAt to be set",
+		Duration::from_secs(60),
+		SECOND,
+		|| async {
+			match chain
+				.storage_value::<u64>("Subnets", "UpgradedAt", vec![])
+				.await
+			{
+				Ok(Some(n)) => Ok(n),
+				Ok(None) => Err("unset".into()),
+				Err(e) => Err(e.to_string()),
+			}
+		},
+	)
 	.await
 }
 
@@ -60,31 +91,80 @@ async fn upgrade_ok_runs_its_migration_once_and_the_chain_goes_on() {
 
 	let set_code_block = upgrade(&chain, "upgrade-ok").await;
 	let at = upgraded_at(&chain).await;
-	assert!(at > set_code_block, "the migration runs in a block after set_code");
+	assert!(
+		at > set_code_block,
+		"the migration runs in a block after set_code"
+	);
 
 	let name = Value::from_bytes(b"normalize_weights_v2");
-	let flag = chain.storage_value::<bool>("Subnets", "HasMigrationRun", vec![name.clone()]).await;
-	assert_eq!(flag.expect("read flag"), Some(true), "HasMigrationRun is set");
-	let at_hash = chain.block_hash(at).await.expect("hash").expect("block exists");
-	assert_eq!(chain.events_named_at(at_hash, "Subnets", "MigrationApplied").await.expect("events"), 1);
+	let flag = chain
+		.storage_value::<bool>("Subnets", "HasMigrationRun", vec![name.clone()])
+		.await;
+	assert_eq!(
+		flag.expect("read flag"),
+		Some(true),
+		"HasMigrationRun is set"
+	);
+	let at_hash = chain
+		.block_hash(at)
+		.await
+		.expect("hash")
+		.expect("block exists");
+	assert_eq!(
+		chain
+			.events_named_at(at_hash, "Subnets", "MigrationApplied")
+			.await
+			.expect("events"),
+		1
+	);
 
 	// Later blocks do not repeat it, and blocks keep being produced and finalized.
 	let target = at + 5;
-	wait_for(&format!("finalized #{target}"), Duration::from_secs(90), SECOND, || async {
-		let f = chain.finalized_number().await.map_err(|e| e.to_string())?;
-		if f >= target { Ok(()) } else { Err(format!("finalized #{f}")) }
-	})
+	wait_for(
+		&format!("finalized #{target}"),
+		Duration::from_secs(90),
+		SECOND,
+		|| async {
+			let f = chain.finalized_number().await.map_err(|e| e.to_string())?;
+			if f >= target {
+				Ok(())
+			} else {
+				Err(format!("finalized #{f}"))
+			}
+		},
+	)
 	.await;
 	for n in at + 1..=target {
-		let hash = chain.block_hash(n).await.expect("hash").expect("block exists");
-		assert_eq!(chain.events_named_at(hash, "Subnets", "MigrationApplied").await.expect("events"), 0, "block #{n}");
+		let hash = chain
+			.block_hash(n)
+			.await
+			.expect("hash")
+			.expect("block exists");
+		assert_eq!(
+			chain
+				.events_named_at(hash, "Subnets", "MigrationApplied")
+				.await
+				.expect("events"),
+			0,
+			"block #{n}"
+		);
 	}
-	let runs = chain.storage_value::<u32>("Subnets", "MigrationRunCount", vec![]).await.expect("read count");
+	let runs = chain
+		.storage_value::<u32>("Subnets", "MigrationRunCount", vec![])
+		.await
+		.expect("read count");
 	assert_eq!(runs, Some(1), "the migration body ran exactly once");
 	for node in net.nodes() {
-		let rpc = stagenet_network::ChainRpc::connect(&node.rpc_url).await.expect("rpc");
+		let rpc = stagenet_network::ChainRpc::connect(&node.rpc_url)
+			.await
+			.expect("rpc");
 		let s = rpc.status().await.expect("status");
-		assert!(s.finalized >= target, "{} finalized only #{}", node.name, s.finalized);
+		assert!(
+			s.finalized >= target,
+			"{} finalized only #{}",
+			node.name,
+			s.finalized
+		);
 	}
 }
 
@@ -96,24 +176,40 @@ async fn panic_on_init_stops_block_production_with_the_panic_in_the_log() {
 	let at = upgraded_at(&chain).await;
 
 	// Production stops: the best block stays below at + 3 and does not move for 10 s.
-	let last = std::cell::Cell::new((chain.best_number().await.expect("best"), std::time::Instant::now()));
-	wait_for("block production to stop", Duration::from_secs(90), SECOND, || async {
-		let best = chain.best_number().await.map_err(|e| e.to_string())?;
-		if best != last.get().0 {
-			last.set((best, std::time::Instant::now()));
-		}
-		if last.get().1.elapsed() >= Duration::from_secs(10) {
-			Ok(())
-		} else {
-			Err(format!("best #{best}"))
-		}
-	})
+	let last = std::cell::Cell::new((
+		chain.best_number().await.expect("best"),
+		std::time::Instant::now(),
+	));
+	wait_for(
+		"block production to stop",
+		Duration::from_secs(90),
+		SECOND,
+		|| async {
+			let best = chain.best_number().await.map_err(|e| e.to_string())?;
+			if best != last.get().0 {
+				last.set((best, std::time::Instant::now()));
+			}
+			if last.get().1.elapsed() >= Duration::from_secs(10) {
+				Ok(())
+			} else {
+				Err(format!("best #{best}"))
+			}
+		},
+	)
 	.await;
 	let best = chain.best_number().await.expect("best");
-	assert!(best < at + 3, "best #{best} reached the panicking block #{}", at + 3);
+	assert!(
+		best < at + 3,
+		"best #{best} reached the panicking block #{}",
+		at + 3
+	);
 	let log = net.log_tail("alice", 400).expect("alice log");
-	assert!(log.contains("on_initialize panicked"), "the panic message is not in the log:\n{log}");
-	net.check_alive().expect("the node itself stays up while its runtime panics");
+	assert!(
+		log.contains("on_initialize panicked"),
+		"the panic message is not in the log:\n{log}"
+	);
+	net.check_alive()
+		.expect("the node itself stays up while its runtime panics");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -122,7 +218,11 @@ async fn overweight_migration_exceeds_the_maximum_block_weight() {
 	let chain = chain_of(&net).await;
 	upgrade(&chain, "overweight-migration").await;
 	let at = upgraded_at(&chain).await;
-	let hash = chain.block_hash(at).await.expect("hash").expect("block exists");
+	let hash = chain
+		.block_hash(at)
+		.await
+		.expect("hash")
+		.expect("block exists");
 	let [normal, operational, mandatory] = chain.block_weight_at(hash).await.expect("block weight");
 	let max = chain.max_block_ref_time().await.expect("max block weight");
 	assert!(
@@ -137,18 +237,41 @@ async fn lossy_migration_breaks_the_stake_invariant() {
 	let net = start_network("lossy", 1).await;
 	let chain = chain_of(&net).await;
 	populate(&chain, 10).await;
-	let total_before = chain.storage_value::<u64>("Subnets", "TotalStake", vec![]).await.expect("total").unwrap_or(0);
-	let (sum_before, count_before) = chain.storage_sum_u64("Subnets", "Stake").await.expect("sum");
+	let total_before = chain
+		.storage_value::<u64>("Subnets", "TotalStake", vec![])
+		.await
+		.expect("total")
+		.unwrap_or(0);
+	let (sum_before, count_before) = chain
+		.storage_sum_u64("Subnets", "Stake")
+		.await
+		.expect("sum");
 	assert_eq!(count_before, 10);
-	assert_eq!(sum_before, total_before, "the invariant holds before the upgrade");
+	assert_eq!(
+		sum_before, total_before,
+		"the invariant holds before the upgrade"
+	);
 
 	upgrade(&chain, "lossy-migration").await;
 	upgraded_at(&chain).await;
-	let total_after = chain.storage_value::<u64>("Subnets", "TotalStake", vec![]).await.expect("total").unwrap_or(0);
-	let (sum_after, count_after) = chain.storage_sum_u64("Subnets", "Stake").await.expect("sum");
+	let total_after = chain
+		.storage_value::<u64>("Subnets", "TotalStake", vec![])
+		.await
+		.expect("total")
+		.unwrap_or(0);
+	let (sum_after, count_after) = chain
+		.storage_sum_u64("Subnets", "Stake")
+		.await
+		.expect("sum");
 	assert_eq!(total_after, total_before, "TotalStake is untouched");
-	assert!(count_after < count_before, "entries were dropped: {count_after} of {count_before} left");
-	assert_ne!(sum_after, total_after, "sum(Stake) = {sum_after} must differ from TotalStake = {total_after}");
+	assert!(
+		count_after < count_before,
+		"entries were dropped: {count_after} of {count_before} left"
+	);
+	assert_ne!(
+		sum_after, total_after,
+		"sum(Stake) = {sum_after} must differ from TotalStake = {total_after}"
+	);
 	drop(net);
 }
 
@@ -159,16 +282,33 @@ async fn slow_init_takes_far_longer_than_it_declares() {
 	upgrade(&chain, "slow-init").await;
 	let at = upgraded_at(&chain).await;
 	let target = at + 4;
-	wait_for(&format!("best #{target}"), Duration::from_secs(60), SECOND, || async {
-		let b = chain.best_number().await.map_err(|e| e.to_string())?;
-		if b >= target { Ok(()) } else { Err(format!("best #{b}")) }
-	})
+	wait_for(
+		&format!("best #{target}"),
+		Duration::from_secs(60),
+		SECOND,
+		|| async {
+			let b = chain.best_number().await.map_err(|e| e.to_string())?;
+			if b >= target {
+				Ok(())
+			} else {
+				Err(format!("best #{b}"))
+			}
+		},
+	)
 	.await;
 	let log = std::fs::read_to_string(&net.nodes()[0].log).expect("log");
 	let times = proposal_times(&log);
 	let mut checked = 0;
-	for (number, ms) in times.iter().copied().filter(|(n, _)| *n > at && *n <= target) {
-		let hash = chain.block_hash(number).await.expect("hash").expect("block exists");
+	for (number, ms) in times
+		.iter()
+		.copied()
+		.filter(|(n, _)| *n > at && *n <= target)
+	{
+		let hash = chain
+			.block_hash(number)
+			.await
+			.expect("hash")
+			.expect("block exists");
 		let weights = chain.block_weight_at(hash).await.expect("weight");
 		let declared_ms = weights.iter().sum::<u128>() as f64 / 1e9;
 		assert!(
@@ -177,9 +317,19 @@ async fn slow_init_takes_far_longer_than_it_declares() {
 		);
 		checked += 1;
 	}
-	assert!(checked >= 2, "too few authored blocks after the upgrade in the log: {times:?}");
+	assert!(
+		checked >= 2,
+		"too few authored blocks after the upgrade in the log: {times:?}"
+	);
 	// Before the upgrade the same blocks were quick.
-	let before: Vec<u64> = times.iter().filter(|(n, _)| *n < at).map(|(_, ms)| *ms).collect();
-	assert!(before.iter().any(|ms| *ms < 50), "baseline authoring times: {before:?}");
+	let before: Vec<u64> = times
+		.iter()
+		.filter(|(n, _)| *n < at)
+		.map(|(_, ms)| *ms)
+		.collect();
+	assert!(
+		before.iter().any(|ms| *ms < 50),
+		"baseline authoring times: {before:?}"
+	);
 	drop(net);
 }

@@ -13,7 +13,11 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 pub const EXIT_INFRA: u8 = 3;
 
 #[derive(Debug, Parser)]
-#[command(name = "stagenet", version, about = "Rehearse a Subtensor release on a sealed copy of mainnet")]
+#[command(
+	name = "stagenet",
+	version,
+	about = "Rehearse a Subtensor release on a sealed copy of mainnet"
+)]
 struct Cli {
 	#[command(subcommand)]
 	command: Command,
@@ -40,7 +44,7 @@ fn main() -> ExitCode {
 		Err(e) => {
 			eprintln!("error: cannot start the async runtime: {e}");
 			return ExitCode::from(EXIT_INFRA);
-		},
+		}
 	};
 	let outcome = runtime.block_on(async {
 		match cli.command {
@@ -51,7 +55,11 @@ fn main() -> ExitCode {
 		Ok(()) => ExitCode::SUCCESS,
 		Err(e) => {
 			eprintln!("error: {e}");
-			ExitCode::from(if e.is_infrastructure() { EXIT_INFRA } else { EXIT_BAD_INPUT })
-		},
+			ExitCode::from(if e.is_infrastructure() {
+				EXIT_INFRA
+			} else {
+				EXIT_BAD_INPUT
+			})
+		}
 	}
 }

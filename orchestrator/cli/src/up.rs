@@ -48,7 +48,7 @@ pub async fn run(args: UpArgs) -> Result<(), NetworkError> {
 					       `--validators 1` or `--validators 3`, or `--chain <spec.json>`"
 						.into(),
 				})
-			},
+			}
 		},
 	};
 	let run_id = format!(
@@ -58,7 +58,9 @@ pub async fn run(args: UpArgs) -> Result<(), NetworkError> {
 			.map(|d| d.as_millis())
 			.unwrap_or_default()
 	);
-	let base_dir = args.base_dir.unwrap_or_else(|| PathBuf::from(".stagenet/runs").join(&run_id));
+	let base_dir = args
+		.base_dir
+		.unwrap_or_else(|| PathBuf::from(".stagenet/runs").join(&run_id));
 	let config = NetworkConfig {
 		node_binary: args.node,
 		chain,
@@ -74,9 +76,12 @@ pub async fn run(args: UpArgs) -> Result<(), NetworkError> {
 		Err(e) => {
 			network.shutdown().await;
 			return Err(e);
-		},
+		}
 	};
-	println!("network {} is ready: blocks are produced and finalized", network.run_id());
+	println!(
+		"network {} is ready: blocks are produced and finalized",
+		network.run_id()
+	);
 	print!("{state}");
 	println!("chain spec: {}", network.chain_spec().display());
 	for node in network.nodes() {
@@ -98,7 +103,10 @@ pub async fn run(args: UpArgs) -> Result<(), NetworkError> {
 async fn watch(network: &mut LocalNetwork, run_for: Option<Duration>) -> Result<(), NetworkError> {
 	let until = run_for.map(|d| tokio::time::Instant::now() + d);
 	match until {
-		Some(_) => println!("running for {}", humantime::format_duration(run_for.unwrap_or_default())),
+		Some(_) => println!(
+			"running for {}",
+			humantime::format_duration(run_for.unwrap_or_default())
+		),
 		None => println!("press Ctrl-C to stop"),
 	}
 	loop {

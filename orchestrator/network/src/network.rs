@@ -1,6 +1,8 @@
 //! A network of node processes on loopback.
 
-use crate::{peer_id::peer_id_from_node_key, ports::free_ports, ChainRpc, NetworkError, NodeStatus, Result};
+use crate::{
+	peer_id::peer_id_from_node_key, ports::free_ports, ChainRpc, NetworkError, NodeStatus, Result,
+};
 use sha2::{Digest, Sha256};
 use std::{
 	fmt::Write as _,
@@ -78,7 +80,10 @@ impl NetworkConfig {
 			));
 		}
 		if self.run_id.is_empty()
-			|| !self.run_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+			|| !self
+				.run_id
+				.chars()
+				.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 		{
 			problems.push(format!(
 				"run id `{}` must be non-empty ASCII letters, digits, `-` or `_`",
@@ -162,7 +167,10 @@ impl LocalNetwork {
 	pub async fn start(config: NetworkConfig) -> Result<Self> {
 		config.validate()?;
 		let binary = std::fs::canonicalize(&config.node_binary).map_err(|source| {
-			NetworkError::NodeBinary { path: config.node_binary.clone(), source }
+			NetworkError::NodeBinary {
+				path: config.node_binary.clone(),
+				source,
+			}
 		})?;
 		create_dir(&config.base_dir)?;
 		let spec = config.base_dir.join("chain-spec.raw.json");
@@ -173,9 +181,17 @@ impl LocalNetwork {
 		let mut nodes = Vec::with_capacity(total);
 		for i in 0..total {
 			let (name, role) = if i < config.validators {
-				(DEV_KEYS[i].to_string(), NodeRole::Validator { dev_key: DEV_KEYS[i].to_string() })
+				(
+					DEV_KEYS[i].to_string(),
+					NodeRole::Validator {
+						dev_key: DEV_KEYS[i].to_string(),
+					},
+				)
 			} else {
-				(format!("full-{}", i - config.validators + 1), NodeRole::Full)
+				(
+					format!("full-{}", i - config.validators + 1),
+					NodeRole::Full,
+				)
 			};
 			let (p2p, rpc, prom) = (ports[3 * i], ports[3 * i + 1], ports[3 * i + 2]);
 			let key = node_key(&config.run_id, &name);
@@ -217,7 +233,11 @@ impl LocalNetwork {
 				args.push("--validator".into());
 			}
 			args.extend(config.extra_args.iter().cloned());
-			nodes.push(NodeProcess { info, args, child: None });
+			nodes.push(NodeProcess {
+				info,
+				args,
+				child: None,
+			});
 		}
 		// Every node reserves every other node: a sealed network peers with nothing else.
 		let addrs: Vec<String> = nodes.iter().map(|n| n.info.p2p_addr.clone()).collect();
@@ -229,7 +249,11 @@ impl LocalNetwork {
 				}
 			}
 		}
-		let mut network = LocalNetwork { config, spec, nodes };
+		let mut network = LocalNetwork {
+			config,
+			spec,
+			nodes,
+		};
 		for i in 0..network.nodes.len() {
 			network.spawn(i, &binary)?;
 		}
@@ -239,11 +263,14 @@ impl LocalNetwork {
 	fn spawn(&mut self, index: usize, binary: &Path) -> Result<()> {
 		let run_id = self.config.run_id.clone();
 		let node = &mut self.nodes[index];
-		let log = std::fs::File::create(&node.info.log)
-			.map_err(|source| NetworkError::Io { path: node.info.log.clone(), source })?;
-		let log_err = log
-			.try_clone()
-			.map_err(|source| NetworkError::Io { path: node.info.log.clone(), source })?;
+		let log = std::fs::File::create(&node.info.log).map_err(|source| NetworkError::Io {
+			path: node.info.log.clone(),
+			source,
+		})?;
+		let log_err = log.try_clone().map_err(|source| NetworkError::Io {
+			path: node.info.log.clone(),
+			source,
+		})?;
 		tracing::info!(target: "stagenet", node = %node.info.name, rpc = %node.info.rpc_url, "starting node");
 		let child = Command::new(binary)
 			.args(&node.args)
@@ -254,7 +281,10 @@ impl LocalNetwork {
 			.stderr(Stdio::from(log_err))
 			.kill_on_drop(true)
 			.spawn()
-			.map_err(|source| NetworkError::NodeBinary { path: binary.to_path_buf(), source })?;
+			.map_err(|source| NetworkError::NodeBinary {
+				path: binary.to_path_buf(),
+				source,
+			})?;
 		node.child = Some(child);
 		Ok(())
 	}
@@ -266,7 +296,10 @@ impl LocalNetwork {
 
 	/// Process ids of the running nodes.
 	pub fn pids(&self) -> Vec<u32> {
-		self.nodes.iter().filter_map(|n| n.child.as_ref().and_then(|c| c.id())).collect()
+		self.nodes
+			.iter()
+			.filter_map(|n| n.child.as_ref().and_then(|c| c.id()))
+			.collect()
 	}
 
 	/// The raw chain spec every node runs.
@@ -282,7 +315,9 @@ impl LocalNetwork {
 	/// Fails with [`NetworkError::NodeExited`] if any node process has exited.
 	pub fn check_alive(&mut self) -> Result<()> {
 		for node in &mut self.nodes {
-			let Some(child) = node.child.as_mut() else { continue };
+			let Some(child) = node.child.as_mut() else {
+				continue;
+			};
 			if let Ok(Some(status)) = child.try_wait() {
 				return Err(NetworkError::NodeExited {
 					node: node.info.name.clone(),
@@ -326,7 +361,7 @@ impl LocalNetwork {
 						ready &= s.peers >= expected_peers
 							&& s.best >= start.best + 2
 							&& s.finalized > start.finalized;
-					},
+					}
 					Err(_) => ready = false,
 				}
 			}
@@ -358,7 +393,10 @@ impl LocalNetwork {
 
 	/// The last `n` lines of a node's log.
 	pub fn log_tail(&self, node: &str, n: usize) -> Option<String> {
-		self.nodes.iter().find(|p| p.info.name == node).map(|p| log_tail(&p.info.log, n))
+		self.nodes
+			.iter()
+			.find(|p| p.info.name == node)
+			.map(|p| log_tail(&p.info.log, n))
 	}
 }
 
@@ -383,17 +421,28 @@ fn node_key(run_id: &str, node: &str) -> [u8; 32] {
 }
 
 fn create_dir(path: &Path) -> Result<()> {
-	std::fs::create_dir_all(path)
-		.map_err(|source| NetworkError::Io { path: path.to_path_buf(), source })
+	std::fs::create_dir_all(path).map_err(|source| NetworkError::Io {
+		path: path.to_path_buf(),
+		source,
+	})
 }
 
 async fn build_raw_spec(binary: &Path, chain: &ChainSource, out: &Path) -> Result<()> {
 	let output = Command::new(binary)
-		.args(["build-spec", "--chain", &chain.as_arg(), "--raw", "--disable-default-bootnode"])
+		.args([
+			"build-spec",
+			"--chain",
+			&chain.as_arg(),
+			"--raw",
+			"--disable-default-bootnode",
+		])
 		.stdin(Stdio::null())
 		.output()
 		.await
-		.map_err(|source| NetworkError::NodeBinary { path: binary.to_path_buf(), source })?;
+		.map_err(|source| NetworkError::NodeBinary {
+			path: binary.to_path_buf(),
+			source,
+		})?;
 	if !output.status.success() {
 		let stderr = String::from_utf8_lossy(&output.stderr);
 		let tail: Vec<&str> = stderr.lines().rev().take(10).collect();
@@ -404,8 +453,10 @@ async fn build_raw_spec(binary: &Path, chain: &ChainSource, out: &Path) -> Resul
 			stderr: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
 		});
 	}
-	std::fs::write(out, &output.stdout)
-		.map_err(|source| NetworkError::Io { path: out.to_path_buf(), source })
+	std::fs::write(out, &output.stdout).map_err(|source| NetworkError::Io {
+		path: out.to_path_buf(),
+		source,
+	})
 }
 
 fn log_tail(path: &Path, n: usize) -> String {
@@ -418,7 +469,7 @@ fn log_tail(path: &Path, n: usize) -> String {
 				let _ = writeln!(out, "    {line}");
 			}
 			out
-		},
+		}
 		Err(e) => format!("    (log unreadable: {e})"),
 	}
 }

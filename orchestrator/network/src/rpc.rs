@@ -39,12 +39,17 @@ struct Header {
 impl ChainRpc {
 	/// Connects to `url` (`ws://…`).
 	pub async fn connect(url: &str) -> Result<Self> {
-		let client = RpcClient::from_insecure_url(url).await.map_err(|e| NetworkError::Rpc {
+		let client = RpcClient::from_insecure_url(url)
+			.await
+			.map_err(|e| NetworkError::Rpc {
+				url: url.to_string(),
+				method: "connect".into(),
+				message: e.to_string(),
+			})?;
+		Ok(Self {
 			url: url.to_string(),
-			method: "connect".into(),
-			message: e.to_string(),
-		})?;
-		Ok(Self { url: url.to_string(), client })
+			client,
+		})
 	}
 
 	/// The endpoint.
@@ -58,7 +63,11 @@ impl ChainRpc {
 	}
 
 	fn err(&self, method: &str, e: impl std::fmt::Display) -> NetworkError {
-		NetworkError::Rpc { url: self.url.clone(), method: method.into(), message: e.to_string() }
+		NetworkError::Rpc {
+			url: self.url.clone(),
+			method: method.into(),
+			message: e.to_string(),
+		}
 	}
 
 	/// Peers, syncing, best and finalized block numbers.
