@@ -18,6 +18,35 @@ async fn chain_of(net: &stagenet_network::LocalNetwork) -> Chain {
 		.unwrap_or_else(|e| panic!("connect to {url}: {e}"))
 }
 
+/// Which head of the chain to wait on.
+#[derive(Clone, Copy, Debug)]
+enum Head {
+	Best,
+	Finalized,
+}
+
+/// Waits until the best or finalized block of `chain` reaches `target`.
+async fn wait_for_block(chain: &Chain, head: Head, target: u64, timeout: Duration) {
+	wait_for(
+		&format!("{head:?} block #{target}"),
+		timeout,
+		SECOND,
+		|| async {
+			let n = match head {
+				Head::Best => chain.best_number().await,
+				Head::Finalized => chain.finalized_number().await,
+			}
+			.map_err(|e| e.to_string())?;
+			if n >= target {
+				Ok(())
+			} else {
+				Err(format!("{head:?} #{n}"))
+			}
+		},
+	)
+	.await;
+}
+
 /// Grows the fixture state: subnet 2 with `neurons` neurons (stake, weights, axons).
 async fn populate(chain: &Chain, neurons: u16) {
 	chain
@@ -120,20 +149,7 @@ async fn upgrade_ok_runs_its_migration_once_and_the_chain_goes_on() {
 
 	// Later blocks do not repeat it, and blocks keep being produced and finalized.
 	let target = at + 5;
-	wait_for(
-		&format!("finalized #{target}"),
-		Duration::from_secs(90),
-		SECOND,
-		|| async {
-			let f = chain.finalized_number().await.map_err(|e| e.to_string())?;
-			if f >= target {
-				Ok(())
-			} else {
-				Err(format!("finalized #{f}"))
-			}
-		},
-	)
-	.await;
+	wait_for_block(&chain, Head::Finalized, target, Duration::from_secs(90)).await;
 	for n in at + 1..=target {
 		let hash = chain
 			.block_hash(n)
@@ -282,20 +298,7 @@ async fn slow_init_takes_far_longer_than_it_declares() {
 	upgrade(&chain, "slow-init").await;
 	let at = upgraded_at(&chain).await;
 	let target = at + 4;
-	wait_for(
-		&format!("best #{target}"),
-		Duration::from_secs(60),
-		SECOND,
-		|| async {
-			let b = chain.best_number().await.map_err(|e| e.to_string())?;
-			if b >= target {
-				Ok(())
-			} else {
-				Err(format!("best #{b}"))
-			}
-		},
-	)
-	.await;
+	wait_for_block(&chain, Head::Best, target, Duration::from_secs(60)).await;
 	let log = std::fs::read_to_string(&net.nodes()[0].log).expect("log");
 	let times = proposal_times(&log);
 	let mut checked = 0;

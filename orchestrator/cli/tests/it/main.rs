@@ -13,10 +13,16 @@ fn repo_root() -> PathBuf {
 
 #[test]
 fn up_with_a_validator_count_no_builtin_chain_has_is_bad_input() {
-	let out = stagenet().args(["up", "--validators", "2"]).output().expect("run stagenet");
+	let out = stagenet()
+		.args(["up", "--validators", "2"])
+		.output()
+		.expect("run stagenet");
 	let stderr = String::from_utf8_lossy(&out.stderr);
 	assert_eq!(out.status.code(), Some(2), "stderr:\n{stderr}");
-	assert!(stderr.contains("no built-in chain has 2 authorities"), "{stderr}");
+	assert!(
+		stderr.contains("no built-in chain has 2 authorities"),
+		"{stderr}"
+	);
 	assert!(stderr.contains("hint:"), "{stderr}");
 }
 
@@ -24,13 +30,21 @@ fn up_with_a_validator_count_no_builtin_chain_has_is_bad_input() {
 fn up_with_a_missing_node_binary_is_an_infrastructure_failure() {
 	let dir = repo_root().join("target/test-runs/cli-missing-node");
 	let out = stagenet()
-		.args(["up", "--node", "/nonexistent/stagenet-test-node", "--base-dir"])
+		.args([
+			"up",
+			"--node",
+			"/nonexistent/stagenet-test-node",
+			"--base-dir",
+		])
 		.arg(&dir)
 		.output()
 		.expect("run stagenet");
 	let stderr = String::from_utf8_lossy(&out.stderr);
 	assert_eq!(out.status.code(), Some(3), "stderr:\n{stderr}");
-	assert!(stderr.contains("/nonexistent/stagenet-test-node"), "{stderr}");
+	assert!(
+		stderr.contains("/nonexistent/stagenet-test-node"),
+		"{stderr}"
+	);
 	assert!(stderr.contains("scripts/build-test-chain"), "{stderr}");
 }
 
@@ -41,7 +55,16 @@ fn up_starts_three_validators_prints_endpoints_and_stops_them() {
 	let dir = repo_root().join("target/test-runs/cli-up");
 	let _ = std::fs::remove_dir_all(&dir);
 	let out = stagenet()
-		.args(["up", "--validators", "3", "--for", "3s", "--ready-timeout", "120s", "--node"])
+		.args([
+			"up",
+			"--validators",
+			"3",
+			"--for",
+			"3s",
+			"--ready-timeout",
+			"120s",
+			"--node",
+		])
 		.arg(&node)
 		.arg("--base-dir")
 		.arg(&dir)
@@ -50,7 +73,10 @@ fn up_starts_three_validators_prints_endpoints_and_stops_them() {
 	let stdout = String::from_utf8_lossy(&out.stdout);
 	let stderr = String::from_utf8_lossy(&out.stderr);
 	assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
-	assert!(stdout.contains("is ready: blocks are produced and finalized"), "{stdout}");
+	assert!(
+		stdout.contains("is ready: blocks are produced and finalized"),
+		"{stdout}"
+	);
 	for name in ["alice", "bob", "charlie"] {
 		let line = stdout
 			.lines()
@@ -66,7 +92,8 @@ fn up_starts_three_validators_prints_endpoints_and_stops_them() {
 		.filter(|e| {
 			std::fs::read(e.path().join("environ"))
 				.map(|env| {
-					env.split(|b| *b == 0).any(|kv| kv.starts_with(b"STAGENET_RUN=up-"))
+					env.split(|b| *b == 0)
+						.any(|kv| kv.starts_with(b"STAGENET_RUN=up-"))
 						&& std::fs::read_link(e.path().join("exe"))
 							.map(|exe| exe.ends_with("stagenet-test-node"))
 							.unwrap_or(false)
