@@ -2,6 +2,7 @@
 
 use stagenet_network::{ChainSource, LocalNetwork, NetworkConfig, NetworkError};
 use std::{path::PathBuf, time::Duration};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 /// Arguments of `stagenet up`.
 #[derive(Debug, clap::Args)]
@@ -70,12 +71,24 @@ pub async fn run(args: UpArgs) -> Result<(), NetworkError> {
 		run_id,
 		extra_args: args.node_args,
 	};
+	// Listen before anything starts: SIGINT (Ctrl-C) or SIGTERM at any moment stops the
+	// nodes (the default action would kill stagenet and leave them running).
+	let mut stop = StopSignals::new()?;
 	let mut network = LocalNetwork::start(config).await?;
-	let state = match network.wait_ready(args.ready_timeout).await {
-		Ok(state) => state,
-		Err(e) => {
+	let ready = tokio::select! {
+		ready = network.wait_ready(args.ready_timeout) => Some(ready),
+		_ = stop.recv() => None,
+	};
+	let state = match ready {
+		Some(Ok(state)) => state,
+		Some(Err(e)) => {
 			network.shutdown().await;
 			return Err(e);
+		}
+		None => {
+			println!("interrupted before the network was ready; stopping it");
+			network.shutdown().await;
+			return Ok(());
 		}
 	};
 	println!(
@@ -93,14 +106,18 @@ pub async fn run(args: UpArgs) -> Result<(), NetworkError> {
 			node.log.display()
 		);
 	}
-	let outcome = watch(&mut network, args.run_for).await;
+	let outcome = watch(&mut network, args.run_for, &mut stop).await;
 	println!("stopping the network");
 	network.shutdown().await;
 	outcome
 }
 
 /// Waits for Ctrl-C or the end of `run_for`, failing if a node exits meanwhile.
-async fn watch(network: &mut LocalNetwork, run_for: Option<Duration>) -> Result<(), NetworkError> {
+async fn watch(
+	network: &mut LocalNetwork,
+	run_for: Option<Duration>,
+	stop: &mut StopSignals,
+) -> Result<(), NetworkError> {
 	let until = run_for.map(|d| tokio::time::Instant::now() + d);
 	match until {
 		Some(_) => println!(
@@ -113,11 +130,39 @@ async fn watch(network: &mut LocalNetwork, run_for: Option<Duration>) -> Result<
 		network.check_alive()?;
 		let tick = tokio::time::sleep(Duration::from_secs(1));
 		tokio::select! {
-			_ = tokio::signal::ctrl_c() => return Ok(()),
+			_ = stop.recv() => return Ok(()),
 			_ = tick => {},
 		}
 		if until.is_some_and(|u| tokio::time::Instant::now() >= u) {
 			return Ok(());
+		}
+	}
+}
+
+/// SIGINT and SIGTERM, registered when created.
+struct StopSignals {
+	interrupt: Signal,
+	terminate: Signal,
+}
+
+impl StopSignals {
+	fn new() -> Result<Self, NetworkError> {
+		let register = |kind| {
+			signal(kind).map_err(|source| NetworkError::Io {
+				path: PathBuf::from("(signal handler)"),
+				source,
+			})
+		};
+		Ok(Self {
+			interrupt: register(SignalKind::interrupt())?,
+			terminate: register(SignalKind::terminate())?,
+		})
+	}
+
+	async fn recv(&mut self) {
+		tokio::select! {
+			_ = self.interrupt.recv() => {},
+			_ = self.terminate.recv() => {},
 		}
 	}
 }

@@ -332,12 +332,31 @@ impl LocalNetwork {
 
 	/// Polls every node once.
 	pub async fn observe(&self) -> ReadyState {
+		self.observe_with(&mut vec![None; self.nodes.len()]).await
+	}
+
+	/// Polls every node once, reusing (and filling) open connections; a connection that
+	/// fails is dropped and opened again on the next poll.
+	async fn observe_with(&self, connections: &mut [Option<ChainRpc>]) -> ReadyState {
 		let mut state = ReadyState::default();
-		for node in &self.nodes {
-			let status = match ChainRpc::connect(&node.info.rpc_url).await {
-				Ok(rpc) => rpc.status().await.map_err(|e| e.to_string()),
-				Err(e) => Err(format!("rpc not answering yet ({e})")),
+		for (node, slot) in self.nodes.iter().zip(connections.iter_mut()) {
+			if slot.is_none() {
+				match ChainRpc::connect(&node.info.rpc_url).await {
+					Ok(rpc) => *slot = Some(rpc),
+					Err(e) => {
+						let err = Err(format!("rpc not answering yet ({e})"));
+						state.nodes.push((node.info.name.clone(), err));
+						continue;
+					}
+				}
+			}
+			let status = match slot.as_ref() {
+				Some(rpc) => rpc.status().await.map_err(|e| e.to_string()),
+				None => Err("no connection".into()),
 			};
+			if status.is_err() {
+				*slot = None;
+			}
 			state.nodes.push((node.info.name.clone(), status));
 		}
 		state
@@ -350,9 +369,10 @@ impl LocalNetwork {
 		let deadline = Instant::now() + timeout;
 		let expected_peers = (self.nodes.len() - 1) as u64;
 		let mut first: Vec<Option<NodeStatus>> = vec![None; self.nodes.len()];
+		let mut connections: Vec<Option<ChainRpc>> = vec![None; self.nodes.len()];
 		loop {
 			self.check_alive()?;
-			let last = self.observe().await;
+			let last = self.observe_with(&mut connections).await;
 			let mut ready = true;
 			for (i, (_, status)) in last.nodes.iter().enumerate() {
 				match status {

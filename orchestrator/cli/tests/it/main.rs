@@ -48,6 +48,58 @@ fn up_with_a_missing_node_binary_is_an_infrastructure_failure() {
 	assert!(stderr.contains("scripts/build-test-chain"), "{stderr}");
 }
 
+/// Node processes started by any `stagenet up` (they carry `STAGENET_RUN=up-…`).
+fn leftover_nodes() -> usize {
+	std::fs::read_dir("/proc")
+		.expect("/proc")
+		.flatten()
+		.filter(|e| {
+			std::fs::read(e.path().join("environ"))
+				.map(|env| {
+					env.split(|b| *b == 0)
+						.any(|kv| kv.starts_with(b"STAGENET_RUN=up-"))
+						&& std::fs::read_link(e.path().join("exe"))
+							.map(|exe| exe.ends_with("stagenet-test-node"))
+							.unwrap_or(false)
+				})
+				.unwrap_or(false)
+		})
+		.count()
+}
+
+#[test]
+fn up_interrupted_while_starting_stops_every_node() {
+	let node = repo_root().join("target/test-chain/stagenet-test-node");
+	assert!(node.exists(), "run `scripts/build-test-chain` first");
+	let dir = repo_root().join("target/test-runs/cli-interrupt");
+	let _ = std::fs::remove_dir_all(&dir);
+	let child = stagenet()
+		.args(["up", "--validators", "3", "--node"])
+		.arg(&node)
+		.arg("--base-dir")
+		.arg(&dir)
+		.stdout(std::process::Stdio::piped())
+		.stderr(std::process::Stdio::piped())
+		.spawn()
+		.expect("run stagenet");
+	// Interrupt before the network can be ready (readiness needs several blocks).
+	std::thread::sleep(std::time::Duration::from_millis(1500));
+	let kill = Command::new("kill")
+		.args(["-INT", &child.id().to_string()])
+		.status()
+		.expect("kill");
+	assert!(kill.success());
+	let out = child.wait_with_output().expect("wait for stagenet");
+	let stdout = String::from_utf8_lossy(&out.stdout);
+	let stderr = String::from_utf8_lossy(&out.stderr);
+	assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+	assert!(
+		stdout.contains("interrupted before the network was ready"),
+		"{stdout}"
+	);
+	assert_eq!(leftover_nodes(), 0, "node processes survived the interrupt");
+}
+
 #[test]
 fn up_starts_three_validators_prints_endpoints_and_stops_them() {
 	let node = repo_root().join("target/test-chain/stagenet-test-node");
@@ -86,20 +138,9 @@ fn up_starts_three_validators_prints_endpoints_and_stops_them() {
 	}
 	assert!(stdout.contains("stopping the network"), "{stdout}");
 	// Every node process of the run is gone: they carry the run id in their environment.
-	let leftovers = std::fs::read_dir("/proc")
-		.expect("/proc")
-		.flatten()
-		.filter(|e| {
-			std::fs::read(e.path().join("environ"))
-				.map(|env| {
-					env.split(|b| *b == 0)
-						.any(|kv| kv.starts_with(b"STAGENET_RUN=up-"))
-						&& std::fs::read_link(e.path().join("exe"))
-							.map(|exe| exe.ends_with("stagenet-test-node"))
-							.unwrap_or(false)
-				})
-				.unwrap_or(false)
-		})
-		.count();
-	assert_eq!(leftovers, 0, "node processes of `stagenet up` survived it");
+	assert_eq!(
+		leftover_nodes(),
+		0,
+		"node processes of `stagenet up` survived it"
+	);
 }
