@@ -4,4 +4,5 @@
 
 mod network;
 mod node_cli;
+mod subnets;
 mod variants;

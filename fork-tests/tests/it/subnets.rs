@@ -1,0 +1,165 @@
+//! The fixture pallet's calls and their Subtensor-like rules on a running chain.
+
+use stagenet_fork_tests::{chain::Chain, harness::start_network};
+use subxt::dynamic::Value;
+use subxt_signer::sr25519::dev;
+
+const TAO: u128 = 1_000_000_000;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registration_stake_weights_and_axons_follow_their_rate_limits() {
+	let net = start_network("subnets-calls", 1).await;
+	let chain = Chain::connect(&net.nodes()[0].rpc_url)
+		.await
+		.expect("connect");
+	let bob = dev::bob();
+	let hotkey = || Value::from_bytes(bob.public_key().0);
+
+	let reg = chain
+		.signed(
+			&bob,
+			"Subnets",
+			"burned_register",
+			vec![Value::u128(1), hotkey()],
+		)
+		.await
+		.expect("submit burned_register");
+	assert!(reg.succeeded(), "burned_register: {:?}", reg.error);
+	let again = chain
+		.signed(
+			&bob,
+			"Subnets",
+			"burned_register",
+			vec![Value::u128(1), hotkey()],
+		)
+		.await
+		.expect("submit burned_register");
+	assert_eq!(
+		again.error.as_deref(),
+		Some("Subnets::HotkeyAlreadyRegistered")
+	);
+
+	let stake = chain
+		.signed(
+			&bob,
+			"Subnets",
+			"add_stake",
+			vec![hotkey(), Value::u128(1), Value::u128(10 * TAO)],
+		)
+		.await
+		.expect("submit add_stake");
+	assert!(stake.succeeded(), "add_stake: {:?}", stake.error);
+	let (sum, count) = chain
+		.storage_sum_u64("Subnets", "Stake")
+		.await
+		.expect("stake sum");
+	let total = chain
+		.storage_value::<u64>("Subnets", "TotalStake", vec![])
+		.await
+		.expect("total");
+	assert_eq!((sum, count), (10 * TAO as u64, 1));
+	assert_eq!(total, Some(sum));
+
+	// The first weights are free; the second within `WeightsSetRateLimit` (100 blocks) is not.
+	let weights = || {
+		vec![
+			Value::u128(1),
+			Value::unnamed_composite([Value::u128(0)]),
+			Value::unnamed_composite([Value::u128(100)]),
+		]
+	};
+	let first = chain
+		.signed(&bob, "Subnets", "set_weights", weights())
+		.await
+		.expect("submit set_weights");
+	assert!(first.succeeded(), "set_weights: {:?}", first.error);
+	let second = chain
+		.signed(&bob, "Subnets", "set_weights", weights())
+		.await
+		.expect("submit set_weights");
+	assert_eq!(
+		second.error.as_deref(),
+		Some("Subnets::SettingWeightsTooFast")
+	);
+	let last_update = chain
+		.storage_value::<Vec<u64>>("Subnets", "LastUpdate", vec![Value::u128(1)])
+		.await
+		.expect("LastUpdate")
+		.expect("LastUpdate of subnet 1");
+	assert_eq!(
+		last_update,
+		vec![first.block.number],
+		"LastUpdate holds the block of the first set_weights"
+	);
+
+	// Root opens the rate limit and the same call goes through.
+	chain
+		.sudo(
+			"Subnets",
+			"sudo_set_weights_set_rate_limit",
+			vec![Value::u128(1), Value::u128(0)],
+		)
+		.await
+		.expect("sudo rate limit");
+	let third = chain
+		.signed(&bob, "Subnets", "set_weights", weights())
+		.await
+		.expect("submit set_weights");
+	assert!(
+		third.succeeded(),
+		"set_weights after the limit was lifted: {:?}",
+		third.error
+	);
+
+	let axon = || {
+		vec![
+			Value::u128(1),
+			Value::u128(1),
+			Value::u128(0x7f00_0001),
+			Value::u128(8091),
+			Value::u128(4),
+			Value::u128(4),
+		]
+	};
+	let served = chain
+		.signed(&bob, "Subnets", "serve_axon", axon())
+		.await
+		.expect("submit serve_axon");
+	assert!(served.succeeded(), "serve_axon: {:?}", served.error);
+	let too_soon = chain
+		.signed(&bob, "Subnets", "serve_axon", axon())
+		.await
+		.expect("submit serve_axon");
+	assert_eq!(
+		too_soon.error.as_deref(),
+		Some("Subnets::ServingRateLimitExceeded")
+	);
+
+	let unstake = chain
+		.signed(
+			&bob,
+			"Subnets",
+			"remove_stake",
+			vec![hotkey(), Value::u128(1), Value::u128(4 * TAO)],
+		)
+		.await
+		.expect("submit remove_stake");
+	assert!(unstake.succeeded(), "remove_stake: {:?}", unstake.error);
+	let (sum, _) = chain
+		.storage_sum_u64("Subnets", "Stake")
+		.await
+		.expect("stake sum");
+	assert_eq!(sum, 6 * TAO as u64);
+	let alice = dev::alice();
+	let not_owner = chain
+		.signed(
+			&alice,
+			"Subnets",
+			"remove_stake",
+			vec![hotkey(), Value::u128(1), Value::u128(TAO)],
+		)
+		.await
+		.expect("submit remove_stake");
+	assert_eq!(not_owner.error.as_deref(), Some("Subnets::NotOwner"));
+	drop(net);
+}
