@@ -1,10 +1,21 @@
 //! The fixture pallet's calls and their Subtensor-like rules on a running chain.
 
-use stagenet_fork_tests::{chain::Chain, harness::start_network};
+use stagenet_fork_tests::{
+	chain::{Chain, Outcome},
+	harness::start_network,
+};
 use subxt::dynamic::Value;
-use subxt_signer::sr25519::dev;
+use subxt_signer::sr25519::{dev, Keypair};
 
 const TAO: u128 = 1_000_000_000;
+
+/// Submits a signed call of the fixture pallet and waits until it is in a best block.
+async fn subnets_call(chain: &Chain, signer: &Keypair, call: &str, args: Vec<Value>) -> Outcome {
+	chain
+		.signed(signer, "Subnets", call, args)
+		.await
+		.unwrap_or_else(|e| panic!("submit Subnets::{call}: {e}"))
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn registration_stake_weights_and_axons_follow_their_rate_limits() {
@@ -15,39 +26,33 @@ async fn registration_stake_weights_and_axons_follow_their_rate_limits() {
 	let bob = dev::bob();
 	let hotkey = || Value::from_bytes(bob.public_key().0);
 
-	let reg = chain
-		.signed(
-			&bob,
-			"Subnets",
-			"burned_register",
-			vec![Value::u128(1), hotkey()],
-		)
-		.await
-		.expect("submit burned_register");
+	let reg = subnets_call(
+		&chain,
+		&bob,
+		"burned_register",
+		vec![Value::u128(1), hotkey()],
+	)
+	.await;
 	assert!(reg.succeeded(), "burned_register: {:?}", reg.error);
-	let again = chain
-		.signed(
-			&bob,
-			"Subnets",
-			"burned_register",
-			vec![Value::u128(1), hotkey()],
-		)
-		.await
-		.expect("submit burned_register");
+	let again = subnets_call(
+		&chain,
+		&bob,
+		"burned_register",
+		vec![Value::u128(1), hotkey()],
+	)
+	.await;
 	assert_eq!(
 		again.error.as_deref(),
 		Some("Subnets::HotkeyAlreadyRegistered")
 	);
 
-	let stake = chain
-		.signed(
-			&bob,
-			"Subnets",
-			"add_stake",
-			vec![hotkey(), Value::u128(1), Value::u128(10 * TAO)],
-		)
-		.await
-		.expect("submit add_stake");
+	let stake = subnets_call(
+		&chain,
+		&bob,
+		"add_stake",
+		vec![hotkey(), Value::u128(1), Value::u128(10 * TAO)],
+	)
+	.await;
 	assert!(stake.succeeded(), "add_stake: {:?}", stake.error);
 	let (sum, count) = chain
 		.storage_sum_u64("Subnets", "Stake")
@@ -68,15 +73,9 @@ async fn registration_stake_weights_and_axons_follow_their_rate_limits() {
 			Value::unnamed_composite([Value::u128(100)]),
 		]
 	};
-	let first = chain
-		.signed(&bob, "Subnets", "set_weights", weights())
-		.await
-		.expect("submit set_weights");
+	let first = subnets_call(&chain, &bob, "set_weights", weights()).await;
 	assert!(first.succeeded(), "set_weights: {:?}", first.error);
-	let second = chain
-		.signed(&bob, "Subnets", "set_weights", weights())
-		.await
-		.expect("submit set_weights");
+	let second = subnets_call(&chain, &bob, "set_weights", weights()).await;
 	assert_eq!(
 		second.error.as_deref(),
 		Some("Subnets::SettingWeightsTooFast")
@@ -101,10 +100,7 @@ async fn registration_stake_weights_and_axons_follow_their_rate_limits() {
 		)
 		.await
 		.expect("sudo rate limit");
-	let third = chain
-		.signed(&bob, "Subnets", "set_weights", weights())
-		.await
-		.expect("submit set_weights");
+	let third = subnets_call(&chain, &bob, "set_weights", weights()).await;
 	assert!(
 		third.succeeded(),
 		"set_weights after the limit was lifted: {:?}",
@@ -121,29 +117,21 @@ async fn registration_stake_weights_and_axons_follow_their_rate_limits() {
 			Value::u128(4),
 		]
 	};
-	let served = chain
-		.signed(&bob, "Subnets", "serve_axon", axon())
-		.await
-		.expect("submit serve_axon");
+	let served = subnets_call(&chain, &bob, "serve_axon", axon()).await;
 	assert!(served.succeeded(), "serve_axon: {:?}", served.error);
-	let too_soon = chain
-		.signed(&bob, "Subnets", "serve_axon", axon())
-		.await
-		.expect("submit serve_axon");
+	let too_soon = subnets_call(&chain, &bob, "serve_axon", axon()).await;
 	assert_eq!(
 		too_soon.error.as_deref(),
 		Some("Subnets::ServingRateLimitExceeded")
 	);
 
-	let unstake = chain
-		.signed(
-			&bob,
-			"Subnets",
-			"remove_stake",
-			vec![hotkey(), Value::u128(1), Value::u128(4 * TAO)],
-		)
-		.await
-		.expect("submit remove_stake");
+	let unstake = subnets_call(
+		&chain,
+		&bob,
+		"remove_stake",
+		vec![hotkey(), Value::u128(1), Value::u128(4 * TAO)],
+	)
+	.await;
 	assert!(unstake.succeeded(), "remove_stake: {:?}", unstake.error);
 	let (sum, _) = chain
 		.storage_sum_u64("Subnets", "Stake")
@@ -151,15 +139,13 @@ async fn registration_stake_weights_and_axons_follow_their_rate_limits() {
 		.expect("stake sum");
 	assert_eq!(sum, 6 * TAO as u64);
 	let alice = dev::alice();
-	let not_owner = chain
-		.signed(
-			&alice,
-			"Subnets",
-			"remove_stake",
-			vec![hotkey(), Value::u128(1), Value::u128(TAO)],
-		)
-		.await
-		.expect("submit remove_stake");
+	let not_owner = subnets_call(
+		&chain,
+		&alice,
+		"remove_stake",
+		vec![hotkey(), Value::u128(1), Value::u128(TAO)],
+	)
+	.await;
 	assert_eq!(not_owner.error.as_deref(), Some("Subnets::NotOwner"));
 	drop(net);
 }
