@@ -18,6 +18,23 @@ async fn chain_of(net: &stagenet_network::LocalNetwork) -> Chain {
 		.unwrap_or_else(|e| panic!("connect to {url}: {e}"))
 }
 
+/// Hash of block `number`, which must exist.
+async fn hash_of(chain: &Chain, number: u64) -> subxt::utils::H256 {
+	match chain.block_hash(number).await {
+		Ok(Some(hash)) => hash,
+		Ok(None) => panic!("block #{number} does not exist"),
+		Err(e) => panic!("hash of block #{number}: {e}"),
+	}
+}
+
+/// `Subnets::MigrationApplied` events in block `hash`.
+async fn migrations_applied(chain: &Chain, hash: subxt::utils::H256) -> usize {
+	chain
+		.events_named_at(hash, "Subnets", "MigrationApplied")
+		.await
+		.unwrap_or_else(|e| panic!("events of {hash:?}: {e}"))
+}
+
 /// Which head of the chain to wait on.
 #[derive(Clone, Copy, Debug)]
 enum Head {
@@ -134,36 +151,15 @@ async fn upgrade_ok_runs_its_migration_once_and_the_chain_goes_on() {
 		Some(true),
 		"HasMigrationRun is set"
 	);
-	let at_hash = chain
-		.block_hash(at)
-		.await
-		.expect("hash")
-		.expect("block exists");
-	assert_eq!(
-		chain
-			.events_named_at(at_hash, "Subnets", "MigrationApplied")
-			.await
-			.expect("events"),
-		1
-	);
+	let at_hash = hash_of(&chain, at).await;
+	assert_eq!(migrations_applied(&chain, at_hash).await, 1);
 
 	// Later blocks do not repeat it, and blocks keep being produced and finalized.
 	let target = at + 5;
 	wait_for_block(&chain, Head::Finalized, target, Duration::from_secs(90)).await;
 	for n in at + 1..=target {
-		let hash = chain
-			.block_hash(n)
-			.await
-			.expect("hash")
-			.expect("block exists");
-		assert_eq!(
-			chain
-				.events_named_at(hash, "Subnets", "MigrationApplied")
-				.await
-				.expect("events"),
-			0,
-			"block #{n}"
-		);
+		let hash = hash_of(&chain, n).await;
+		assert_eq!(migrations_applied(&chain, hash).await, 0, "block #{n}");
 	}
 	let runs = chain
 		.storage_value::<u32>("Subnets", "MigrationRunCount", vec![])
@@ -234,11 +230,7 @@ async fn overweight_migration_exceeds_the_maximum_block_weight() {
 	let chain = chain_of(&net).await;
 	upgrade(&chain, "overweight-migration").await;
 	let at = upgraded_at(&chain).await;
-	let hash = chain
-		.block_hash(at)
-		.await
-		.expect("hash")
-		.expect("block exists");
+	let hash = hash_of(&chain, at).await;
 	let [normal, operational, mandatory] = chain.block_weight_at(hash).await.expect("block weight");
 	let max = chain.max_block_ref_time().await.expect("max block weight");
 	assert!(
@@ -307,11 +299,7 @@ async fn slow_init_takes_far_longer_than_it_declares() {
 		.copied()
 		.filter(|(n, _)| *n > at && *n <= target)
 	{
-		let hash = chain
-			.block_hash(number)
-			.await
-			.expect("hash")
-			.expect("block exists");
+		let hash = hash_of(&chain, number).await;
 		let weights = chain.block_weight_at(hash).await.expect("weight");
 		let declared_ms = weights.iter().sum::<u128>() as f64 / 1e9;
 		assert!(
