@@ -2,7 +2,11 @@
 //! its outcome to the documented exit codes: 0 pass, 1 gate failed, 2 bad input,
 //! 3 infrastructure failure.
 
+mod failure;
+mod snapshot;
 mod up;
+
+use failure::Failure;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -28,6 +32,9 @@ enum Command {
 	/// Start a network of real node processes on loopback; ready once blocks are produced
 	/// and finalized. Runs until Ctrl-C (or `--for`), then stops every node.
 	Up(up::UpArgs),
+	/// Download the complete state of a block over JSON-RPC into a verified `.snap` file;
+	/// `inspect`, `verify` or build one `from-spec`.
+	Snapshot(snapshot::SnapshotArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,18 +55,15 @@ fn main() -> ExitCode {
 	};
 	let outcome = runtime.block_on(async {
 		match cli.command {
-			Command::Up(args) => up::run(args).await,
+			Command::Up(args) => up::run(args).await.map_err(Failure::from),
+			Command::Snapshot(args) => snapshot::run(args).await,
 		}
 	});
 	match outcome {
 		Ok(()) => ExitCode::SUCCESS,
-		Err(e) => {
-			eprintln!("error: {e}");
-			ExitCode::from(if e.is_infrastructure() {
-				EXIT_INFRA
-			} else {
-				EXIT_BAD_INPUT
-			})
+		Err(failure) => {
+			eprintln!("error: {}", failure.message);
+			ExitCode::from(failure.code)
 		}
 	}
 }
