@@ -453,8 +453,8 @@ fn parse_keys(shared: &Shared, page: Vec<String>) -> Result<Vec<Vec<u8>>> {
 		.collect()
 }
 
-async fn keys_page(shared: &Shared, range: &Range, after: Option<&[u8]>) -> Result<Vec<Vec<u8>>> {
-	let prefix = json!(hex0x(&range.query_prefix.0));
+async fn keys_page(shared: &Shared, range: &Range, query_prefix: &[u8], after: Option<&[u8]>) -> Result<Vec<Vec<u8>>> {
+	let prefix = json!(hex0x(query_prefix));
 	let start = json!(after.map(hex0x));
 	let (method, page): (&str, Result<Vec<String>, CallError>) = match &range.child {
 		None => {
@@ -476,14 +476,14 @@ async fn keys_page(shared: &Shared, range: &Range, after: Option<&[u8]>) -> Resu
 	let keys = parse_keys(shared, page)?;
 	let mut prev = after;
 	for k in &keys {
-		if prev.is_some_and(|p| k.as_slice() <= p) || !k.starts_with(&range.query_prefix.0) {
+		if prev.is_some_and(|p| k.as_slice() <= p) || !k.starts_with(query_prefix) {
 			return Err(SnapshotError::Inconsistent {
 				url: shared.node.shown_url().into(),
 				reason: format!(
 					"`{method}` returned key `{}` after `{}` for prefix `{}`",
 					hex0x(k),
 					prev.map(hex0x).unwrap_or_default(),
-					hex0x(&range.query_prefix.0)
+					hex0x(query_prefix)
 				),
 			});
 		}
@@ -704,7 +704,14 @@ async fn fetch_range(shared: &Shared, mut range: Range) -> Result<()> {
 		}
 		cursor = Some(range.start.0.clone());
 	}
-	let mut page = keys_page(shared, &range, cursor.as_deref()).await?;
+	// A prefix range split before any of it was written starts again from its whole prefix
+	// (its end already stops at the part it kept).
+	let first_prefix = if first_call && range.splits > 0 {
+		range.start.0.clone()
+	} else {
+		range.query_prefix.0.clone()
+	};
+	let mut page = keys_page(shared, &range, &first_prefix, cursor.as_deref()).await?;
 	let mut first_page = first_call;
 	loop {
 		if shared.stop.load(Ordering::Relaxed) {
@@ -722,7 +729,7 @@ async fn fetch_range(shared: &Shared, mut range: Range) -> Result<()> {
 		let next_after = page.last().cloned();
 		let (vals, next) = tokio::join!(values(shared, range.child.as_ref(), &page), async {
 			match (&next_after, more) {
-				(Some(after), true) => keys_page(shared, &range, Some(after)).await.map(Some),
+				(Some(after), true) => keys_page(shared, &range, &range.query_prefix.0, Some(after)).await.map(Some),
 				_ => Ok(None),
 			}
 		});

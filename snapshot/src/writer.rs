@@ -368,3 +368,90 @@ pub fn encode_chunk(raw: &[u8]) -> std::io::Result<EncodedChunk> {
 pub fn framed_len(comp_len: u32) -> u64 {
 	CHUNK_HEADER_LEN + comp_len as u64
 }
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use crate::{
+		format::{Source, CHILD_STORAGE_PREFIX},
+		reader::Reader,
+		trie::{root_of, StateVersion},
+	};
+
+	fn header(state_root: String) -> Header {
+		Header {
+			format_version: FORMAT_VERSION,
+			chain: "test".into(),
+			genesis_hash: None,
+			block: None,
+			state_root,
+			state_version: 1,
+			runtime: None,
+			tries: Vec::new(),
+			key_count: 0,
+			bytes: 0,
+			source: Source::Spec { file: "unit".into() },
+			tool: format::tool_name(),
+			verified: false,
+		}
+	}
+
+	/// Writes a top trie of `n` pairs plus one child trie whose root the top trie holds.
+	fn write(path: &Path, n: u32, state_root: Option<String>) -> (Written, [u8; 32]) {
+		let child_pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..50u32).map(|i| (i.to_be_bytes().to_vec(), vec![7; 40])).collect();
+		let child_root = root_of(StateVersion::V1, child_pairs.clone()).expect("sorted");
+		let mut top: Vec<(Vec<u8>, Vec<u8>)> = (0..n)
+			.map(|i| (format!("key-{i:08}").into_bytes(), vec![(i % 251) as u8; (i % 70) as usize]))
+			.collect();
+		top.push(([CHILD_STORAGE_PREFIX, b"kid"].concat(), child_root.to_vec()));
+		top.sort();
+		let top_root = root_of(StateVersion::V1, top.clone()).expect("sorted");
+		let mut w = Writer::create(path, StateVersion::V1, "unit").expect("create");
+		w.begin_trie(None).expect("top");
+		for (k, v) in &top {
+			w.push(k, v).expect("push");
+		}
+		w.begin_trie(Some(b"kid".to_vec())).expect("child");
+		for (k, v) in &child_pairs {
+			w.push(k, v).expect("push");
+		}
+		let root = state_root.unwrap_or_else(|| hex0x(&top_root));
+		(w.finish(header(root), Some(b"metadata bytes")).expect("finish"), top_root)
+	}
+
+	#[test]
+	fn written_snapshots_read_back_and_verify() {
+		let dir = tempfile::tempdir().expect("temp dir");
+		let path = dir.path().join("a.snap");
+		let (written, top_root) = write(&path, 20_000, None);
+		assert!(written.chunks > 2, "several chunks: {}", written.chunks);
+		assert_eq!(written.key_count, 20_000 + 1 + 50);
+		let mut r = Reader::open(&path).expect("open");
+		assert_eq!(r.metadata().expect("metadata").as_deref(), Some(&b"metadata bytes"[..]));
+		assert_eq!(r.header().tries.len(), 2);
+		let report = r.verify(|_, _| {}).expect("verify");
+		assert_eq!(report.top_root, hex0x(&top_root));
+		assert_eq!(report.child_tries, 1);
+		assert_eq!(report.keys, written.key_count);
+	}
+
+	#[test]
+	fn a_header_root_that_the_pairs_do_not_hash_to_fails_verification() {
+		let dir = tempfile::tempdir().expect("temp dir");
+		let path = dir.path().join("b.snap");
+		write(&path, 100, Some(hex0x(&[1u8; 32])));
+		let err = Reader::open(&path).expect("open").verify(|_, _| {}).expect_err("mismatch");
+		assert!(matches!(err, SnapshotError::RootMismatch { .. }), "{err}");
+		assert!(err.is_verification_failure());
+	}
+
+	#[test]
+	fn keys_out_of_order_are_refused() {
+		let dir = tempfile::tempdir().expect("temp dir");
+		let mut w = Writer::create(&dir.path().join("c.snap"), StateVersion::V1, "unit").expect("create");
+		w.begin_trie(None).expect("top");
+		w.push(b"b", b"1").expect("push");
+		let err = w.push(b"a", b"2").expect_err("out of order");
+		assert!(err.to_string().contains("does not come after"), "{err}");
+	}
+}

@@ -2,7 +2,9 @@
 //! loopback, real consensus and finality, real runtime upgrades. They need the built test
 //! chain (`scripts/build-test-chain`); networks are started one test at a time.
 
+mod capture;
 mod network;
 mod node_cli;
+mod snapshot;
 mod subnets;
 mod variants;

@@ -2,6 +2,7 @@
 //! its outcome to the documented exit codes: 0 pass, 1 gate failed, 2 bad input,
 //! 3 infrastructure failure.
 
+mod capture;
 mod failure;
 mod snapshot;
 mod up;
@@ -35,6 +36,9 @@ enum Command {
 	/// Download the complete state of a block over JSON-RPC into a verified `.snap` file;
 	/// `inspect`, `verify` or build one `from-spec`.
 	Snapshot(snapshot::SnapshotArgs),
+	/// Capture every block of a range (extrinsics with their outcome, events, weight per
+	/// class, length) into a SQLite database; resumable with `--resume`.
+	Capture(capture::CaptureArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
 		match cli.command {
 			Command::Up(args) => up::run(args).await.map_err(Failure::from),
 			Command::Snapshot(args) => snapshot::run(args).await,
+			Command::Capture(args) => capture::run(args).await,
 		}
 	});
 	match outcome {

@@ -1,6 +1,8 @@
 //! The `stagenet` binary as users run it: arguments, exit codes, and `up` against the real
 //! test chain (`scripts/build-test-chain` must have run).
 
+mod capture;
+
 use std::{path::PathBuf, process::Command};
 
 fn stagenet() -> Command {
@@ -143,4 +145,67 @@ fn up_starts_three_validators_prints_endpoints_and_stops_them() {
 		0,
 		"node processes of `stagenet up` survived it"
 	);
+}
+
+/// `stagenet snapshot`, `inspect`, `verify` and `from-spec` as a user runs them, against a
+/// real dev node with an archive database.
+#[tokio::test]
+async fn snapshot_inspect_and_verify_from_the_command_line() {
+	let node = stagenet_fork_tests::solo::SoloNode::start("cli-snapshot", &[]).await;
+	let dir = repo_root().join("target/test-runs/cli-snapshot");
+	let _ = std::fs::remove_dir_all(&dir);
+	std::fs::create_dir_all(&dir).expect("create dir");
+	let snap = dir.join("state.snap");
+	let run = |args: &[&std::ffi::OsStr]| {
+		let out = stagenet().args(args).output().expect("run stagenet");
+		(
+			out.status.code(),
+			String::from_utf8_lossy(&out.stdout).into_owned(),
+			String::from_utf8_lossy(&out.stderr).into_owned(),
+		)
+	};
+	let url = node.url();
+	let (code, stdout, stderr) = run(&["snapshot".as_ref(), "--url".as_ref(), url.as_ref(), "--out".as_ref(), snap.as_os_str()]);
+	assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+	assert!(stdout.contains("written to") && stdout.contains("verified"), "{stdout}");
+
+	let (code, stdout, stderr) = run(&["snapshot".as_ref(), "inspect".as_ref(), snap.as_os_str()]);
+	assert_eq!(code, Some(0), "{stderr}");
+	for want in ["chain      Development", "verified against the block header", "System", "(well-known keys)", "Balances"] {
+		assert!(stdout.contains(want), "`{want}` missing from:\n{stdout}");
+	}
+	let (code, stdout, _) = run(&["snapshot".as_ref(), "inspect".as_ref(), "--json".as_ref(), snap.as_os_str()]);
+	assert_eq!(code, Some(0));
+	let json: serde_json::Value = serde_json::from_str(&stdout).expect("inspect --json prints JSON");
+	assert_eq!(json["header"]["verified"], serde_json::Value::Bool(true));
+	assert!(json["pallets"].as_array().is_some_and(|p| p.iter().any(|p| p["name"] == "System")));
+
+	let (code, stdout, stderr) = run(&["snapshot".as_ref(), "verify".as_ref(), snap.as_os_str()]);
+	assert_eq!(code, Some(0), "{stderr}");
+	assert!(stdout.starts_with("ok:"), "{stdout}");
+
+	let (code, _, stderr) = run(&["snapshot".as_ref(), "--url".as_ref(), url.as_ref(), "--out".as_ref(), snap.as_os_str()]);
+	assert_eq!(code, Some(2), "{stderr}");
+	assert!(stderr.contains("already exists") && stderr.contains("--force"), "{stderr}");
+
+	// One flipped byte inside the last chunk: verify exits 1 and names the chunk.
+	let chunks = stagenet_snapshot::reader::Reader::open(&snap).expect("open").chunks().to_vec();
+	let last = chunks.last().expect("a chunk");
+	let mut bytes = std::fs::read(&snap).expect("read");
+	bytes[last.offset as usize + 52 + last.comp_len as usize / 2] ^= 0x01;
+	let bad = dir.join("bad.snap");
+	std::fs::write(&bad, &bytes).expect("write");
+	let (code, _, stderr) = run(&["snapshot".as_ref(), "verify".as_ref(), bad.as_os_str()]);
+	assert_eq!(code, Some(1), "{stderr}");
+	assert!(stderr.contains(&format!("corrupt in chunk {}", chunks.len() - 1)), "{stderr}");
+
+	let garbage = dir.join("garbage.json");
+	std::fs::write(&garbage, b"{\"genesis\": [").expect("write");
+	let (code, _, stderr) = run(&["snapshot".as_ref(), "from-spec".as_ref(), garbage.as_os_str(), "--out".as_ref(), dir.join("g.snap").as_os_str()]);
+	assert_eq!(code, Some(2), "{stderr}");
+	assert!(stderr.contains("not valid JSON") && stderr.contains("hint:"), "{stderr}");
+
+	let (code, _, stderr) = run(&["snapshot".as_ref(), "--out".as_ref(), snap.as_os_str()]);
+	assert_eq!(code, Some(2), "{stderr}");
+	assert!(stderr.contains("--url"), "{stderr}");
 }
