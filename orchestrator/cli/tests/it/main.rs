@@ -171,7 +171,7 @@ async fn snapshot_inspect_and_verify_from_the_command_line() {
 
 	let (code, stdout, stderr) = run(&["snapshot".as_ref(), "inspect".as_ref(), snap.as_os_str()]);
 	assert_eq!(code, Some(0), "{stderr}");
-	for want in ["chain      Development", "verified against the block header", "System", "(well-known keys)", "Balances"] {
+	for want in ["chain      stagenet test chain (dev)", "verified against the block header", "System", "(well-known keys)", "Balances"] {
 		assert!(stdout.contains(want), "`{want}` missing from:\n{stdout}");
 	}
 	let (code, stdout, _) = run(&["snapshot".as_ref(), "inspect".as_ref(), "--json".as_ref(), snap.as_os_str()]);
