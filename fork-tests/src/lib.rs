@@ -2,4 +2,5 @@
 
 pub mod chain;
 pub mod harness;
+pub mod lying_proxy;
 pub mod solo;

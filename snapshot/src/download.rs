@@ -386,7 +386,17 @@ pub async fn download(
 	progress(&shared.progress(Phase::Assembling, started));
 	let ranges = lock(&shared.ranges).clone();
 	let metadata_ref = &metadata;
-	let (header, written) = assemble(&shared, &pinned, version, ranges, metadata_ref, &opts.out)?;
+	let (header, written) = match assemble(&shared, &pinned, version, ranges, metadata_ref, &opts.out) {
+		Ok(done) => done,
+		Err(e) => {
+			if matches!(e, SnapshotError::RootMismatch { .. }) {
+				// Pairs that do not hash to the block's root cannot be trusted: resuming
+				// them would only assemble the same wrong state again.
+				let _ = std::fs::remove_dir_all(&work);
+			}
+			return Err(e);
+		}
+	};
 	let calls = shared.calls.load(Ordering::Relaxed);
 	std::fs::remove_dir_all(&work).map_err(|e| SnapshotError::io("remove", &work, e))?;
 	Ok(DownloadSummary {

@@ -321,3 +321,21 @@ async fn pruned_unknown_and_unreachable_are_refused_with_hints() {
 	assert!(matches!(err, SnapshotError::Unreachable { .. }), "{err}");
 	assert!(err.to_string().contains("hint:"), "{err}");
 }
+
+#[tokio::test]
+async fn a_node_that_lies_about_one_value_fails_verification_and_writes_nothing() {
+	let node = SoloNode::start("snap-lie", &[]).await;
+	let proxy = stagenet_fork_tests::lying_proxy::LyingProxy::start(node.rpc_port).await;
+	let dir = out_dir("lie");
+	let out = dir.join("lie.snap");
+	let url = format!("ws://127.0.0.1:{}", proxy.port);
+	let err = download(&options(&url, &out, 1), quiet()).await.expect_err("a lie must not verify");
+	assert!(proxy.lied(), "the proxy altered one value");
+	assert!(matches!(err, SnapshotError::RootMismatch { .. }), "{err}");
+	assert!(err.is_verification_failure(), "exit 1: {err}");
+	assert!(err.to_string().contains("expected") && err.to_string().contains("computed"), "{err}");
+	assert!(!out.exists(), "no file is presented as complete");
+
+	// The same download through no proxy verifies.
+	download(&options(&node.url(), &out, 1), quiet()).await.expect("honest node");
+}
