@@ -698,7 +698,7 @@ async fn fetch_range(shared: &Shared, mut range: Range) -> Result<()> {
 	let first_call = range.after.is_none();
 	let mut pending: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
 	let mut cursor: Option<Vec<u8>> = range.after.as_ref().map(|b| b.0.clone());
-	if first_call && range.start.0 != range.query_prefix.0 {
+	if first_call && range.start.0 != range.origin_prefix.0 {
 		// Paging is exclusive of its start key: fetch the start key itself first.
 		let start = hex0x(&range.start.0);
 		let v: Option<String> = shared
@@ -714,10 +714,10 @@ async fn fetch_range(shared: &Shared, mut range: Range) -> Result<()> {
 		}
 		cursor = Some(range.start.0.clone());
 	}
-	// A prefix range split before any of it was written starts again from its whole prefix
-	// (its end already stops at the part it kept).
-	let first_prefix = if first_call && range.splits > 0 {
-		range.start.0.clone()
+	// A range split before any of it was written starts again from the prefix it was created
+	// with (its end already stops at the part it kept).
+	let first_prefix = if first_call {
+		range.origin_prefix.0.clone()
 	} else {
 		range.query_prefix.0.clone()
 	};
@@ -776,33 +776,67 @@ async fn fetch_range(shared: &Shared, mut range: Range) -> Result<()> {
 	Ok(())
 }
 
-/// Splits a top-trie range inside a storage map whose first page came back full: the rest of
-/// the map is cut by the next key byte (hashed, so evenly spread) into ranges other workers
-/// pick up. A first split always happens; a second only when workers would otherwise idle.
+/// Keys a range split off a big map aims at (a few pages: enough to keep the per-range
+/// overhead small, small enough to spread a map over the workers).
+pub const TARGET_RANGE_KEYS: usize = 5 * PAGE_SIZE;
+
+/// Splits a top-trie range inside a storage map whose first page came back full. Keys of a
+/// map are hashed, so the next key byte `x` after the range's prefix spreads them evenly: the
+/// first page covering bytes `lo..=x` estimates how many keys the rest holds, and the bytes
+/// after `x` are cut into as many ranges (of about [`TARGET_RANGE_KEYS`]) for other workers.
+/// A range already split off is split again only when workers would otherwise idle.
 fn maybe_split(shared: &Shared, range: &mut Range, page: &[Vec<u8>]) {
 	let Some(last) = page.last() else { return };
-	let depth = range.query_prefix.0.len();
-	if range.child.is_some() || depth < 32 || range.start.0 != range.query_prefix.0 || last.len() <= depth {
+	let q = range.query_prefix.0.clone();
+	let depth = q.len();
+	if range.child.is_some() || !(32..=34).contains(&depth) || last.len() <= depth {
 		return;
 	}
 	let second = range.splits > 0 || range.parent.is_some();
-	if depth >= 34 || (second && lock(&shared.queue).len() >= shared.workers) {
+	if second && lock(&shared.queue).len() >= shared.workers {
 		return;
 	}
-	let x0 = last[depth];
+	let byte_of = |k: &[u8]| k.strip_prefix(q.as_slice()).and_then(|rest| rest.first().copied());
+	let lo = byte_of(&range.start.0).unwrap_or(0) as usize;
+	let hi = match range.end.as_ref().and_then(|e| byte_of(&e.0)) {
+		Some(0) => return,
+		Some(e) => e as usize - 1,
+		None => 255,
+	};
+	let x = last[depth] as usize;
+	if x >= hi {
+		return;
+	}
+	let per_byte = page.len() as f64 / (x - lo + 1) as f64;
+	let rest = per_byte * (hi - x) as f64;
+	let k = ((rest / TARGET_RANGE_KEYS as f64).ceil() as usize).min(hi - x);
+	if k < 2 {
+		return;
+	}
 	let mut ranges = lock(&shared.ranges);
 	let mut queue = lock(&shared.queue);
 	let mut next_id = ranges.iter().map(|r| r.id).max().unwrap_or(0) + 1;
-	for x in (x0 as u16 + 1)..=255 {
-		let mut p = range.query_prefix.0.clone();
-		p.push(x as u8);
-		ranges.push(Range::prefix(next_id, None, p, Some(range.id)));
+	let with_byte = |b: usize| {
+		let mut p = q.clone();
+		p.push(b as u8);
+		p
+	};
+	let bytes = hi - x;
+	for g in 0..k {
+		let a = x + 1 + g * bytes / k;
+		let b = x + (g + 1) * bytes / k; // inclusive
+		let end = if b == hi { range.end.as_ref().map(|e| e.0.clone()) } else { Some(with_byte(b + 1)) };
+		let new = if a == b && b < 255 {
+			Range::prefix(next_id, None, with_byte(a), Some(range.id))
+		} else {
+			Range::within(next_id, q.clone(), with_byte(a), end, Some(range.id))
+		};
+		ranges.push(new);
 		queue.push_back(next_id);
 		next_id += 1;
 	}
-	let mut own = range.query_prefix.0.clone();
-	own.push(x0);
-	range.end = plan::increment(&own).map(Bytes);
+	let own = with_byte(x);
+	range.end = Some(Bytes(with_byte(x + 1).into_iter().collect())).filter(|_| x < 255);
 	range.query_prefix = Bytes(own);
 	range.splits += 1;
 	if let Some(r) = ranges.iter_mut().find(|r| r.id == range.id) {

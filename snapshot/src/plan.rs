@@ -50,6 +50,9 @@ pub struct Range {
 	pub end: Option<Bytes>,
 	/// Prefix passed to `getKeysPaged`: every key in the range starts with it.
 	pub query_prefix: Bytes,
+	/// The query prefix the range was created with (a split narrows `query_prefix`; a range
+	/// split before any of it was written starts again from this one).
+	pub origin_prefix: Bytes,
 	/// Last key written to the part file; paging continues after it.
 	pub after: Option<Bytes>,
 	/// Bytes of the part file that are complete.
@@ -74,6 +77,7 @@ impl Range {
 			child: child.map(Bytes),
 			end: increment(&prefix).map(Bytes),
 			query_prefix: Bytes(prefix.clone()),
+			origin_prefix: Bytes(prefix.clone()),
 			start: Bytes(prefix),
 			after: None,
 			file_len: 0,
@@ -83,6 +87,15 @@ impl Range {
 			splits: 0,
 			parent,
 		}
+	}
+
+	/// A range `[start, end)` of the top trie whose keys all start with `prefix`.
+	pub fn within(id: u32, prefix: Vec<u8>, start: Vec<u8>, end: Option<Vec<u8>>, parent: Option<u32>) -> Self {
+		let mut r = Self::between(id, start, end);
+		r.query_prefix = Bytes(prefix.clone());
+		r.origin_prefix = Bytes(prefix);
+		r.parent = parent;
+		r
 	}
 
 	/// A range `[start, end)` of the top trie.
@@ -96,6 +109,7 @@ impl Range {
 			child: None,
 			start: Bytes(start),
 			end: end.map(Bytes),
+			origin_prefix: Bytes(query_prefix.clone()),
 			query_prefix: Bytes(query_prefix),
 			after: None,
 			file_len: 0,
