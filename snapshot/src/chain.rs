@@ -276,7 +276,7 @@ pub async fn metadata_of_node(url: &str) -> Result<Vec<u8>> {
 	.await
 	.map_err(|e| SnapshotError::Unreachable {
 		url: crate::rpc::without_credentials(url),
-		reason: e.to_string(),
+		reason: e.connect_reason(),
 		hint: "check the URL and that the node runs".into(),
 	})?;
 	let hash: String = call(&node, "chain_getFinalizedHead", &[]).await?;

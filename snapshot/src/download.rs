@@ -249,7 +249,7 @@ pub async fn download(
 	.await
 	.map_err(|e| SnapshotError::Unreachable {
 		url: without_credentials(&opts.url),
-		reason: e.to_string(),
+		reason: e.connect_reason(),
 		hint: "check the URL (`ws://host:port`) and that the node runs with its RPC server \
 		       reachable from here"
 			.into(),

@@ -45,6 +45,14 @@ pub enum CallError {
 }
 
 impl CallError {
+	/// Why a first connection failed, without the retry wording.
+	pub fn connect_reason(&self) -> String {
+		match self {
+			Self::Lost { reason, .. } => reason.clone(),
+			other => other.to_string(),
+		}
+	}
+
 	/// The node refused because the response would be too large.
 	pub fn is_oversized(&self) -> bool {
 		match self {

@@ -162,14 +162,17 @@ async fn run_download(a: DownloadArgs) -> Result<(), Failure> {
 		"  state root {} verified: recomputed from the pairs (state version {}) equals the block header's",
 		h.state_root, h.state_version
 	);
-	println!(
-		"  this run: {:.1} s, {:.0} keys/s, {:.1} MB/s, {} RPC calls{}",
-		secs,
-		h.key_count as f64 / secs,
-		h.bytes as f64 / secs / 1e6,
-		s.calls,
-		if s.resumed { " (resumed)" } else { "" }
-	);
+	if s.resumed {
+		println!("  this run (resumed): {secs:.1} s, {} RPC calls", s.calls);
+	} else {
+		println!(
+			"  this run: {:.1} s, {:.0} keys/s, {:.1} MB/s, {} RPC calls",
+			secs,
+			h.key_count as f64 / secs,
+			h.bytes as f64 / secs / 1e6,
+			s.calls
+		);
+	}
 	Ok(())
 }
 
