@@ -295,6 +295,38 @@ async fn a_download_cut_by_a_node_crash_resumes_to_the_same_file() {
 		"the resumed download ends with the same file"
 	);
 	Reader::open(&out).expect("open").verify(|_, _| {}).expect("verify resumed");
+
+	// A node that comes back within `--retry-for`: the same download reconnects by itself.
+	let healed = dir.join("healed.snap");
+	let (tx, rx) = tokio::sync::oneshot::channel::<u64>();
+	let tx = std::sync::Mutex::new(Some(tx));
+	let on_progress: Arc<dyn Fn(&Progress) + Send + Sync> = Arc::new(move |p: &Progress| {
+		if p.phase == Phase::Downloading && p.keys > 0 {
+			if let Some(tx) = tx.lock().expect("lock").take() {
+				let _ = tx.send(p.keys);
+			}
+		}
+	});
+	let patient = DownloadOptions {
+		concurrency: 2,
+		connections: 1,
+		retry_for: Duration::from_secs(90),
+		..options(&node.url(), &healed, at)
+	};
+	let task = tokio::spawn(async move { download(&patient, on_progress).await });
+	let keys_before_restart = tokio::time::timeout(Duration::from_secs(60), rx)
+		.await
+		.expect("progress within 60 s")
+		.expect("progress reported");
+	node.restart().await;
+	assert!(keys_before_restart < full.header.key_count, "restarted mid-way");
+	let s = task.await.expect("join").expect("the download survives a node restart");
+	assert!(!s.resumed);
+	assert_eq!(
+		std::fs::read(&healed).expect("read healed"),
+		std::fs::read(&reference).expect("read reference"),
+		"a download that reconnected ends with the same file"
+	);
 }
 
 #[tokio::test]
