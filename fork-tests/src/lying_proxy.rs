@@ -24,8 +24,13 @@ pub struct LyingProxy {
 impl LyingProxy {
 	/// Starts a proxy to `127.0.0.1:upstream`.
 	pub async fn start(upstream: u16) -> LyingProxy {
-		let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("bind: {e}"));
-		let port = listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}")).port();
+		let listener = TcpListener::bind("127.0.0.1:0")
+			.await
+			.unwrap_or_else(|e| panic!("bind: {e}"));
+		let port = listener
+			.local_addr()
+			.unwrap_or_else(|e| panic!("addr: {e}"))
+			.port();
 		let lied = Arc::new(AtomicBool::new(false));
 		let flag = lied.clone();
 		let task = tokio::spawn(async move {
@@ -91,7 +96,11 @@ impl Scanner {
 	fn alter(&mut self, bytes: &mut [u8]) -> bool {
 		for b in bytes.iter_mut() {
 			if !self.in_key {
-				self.matched = if *b == HEAD[self.matched] { self.matched + 1 } else { usize::from(*b == HEAD[0]) };
+				self.matched = if *b == HEAD[self.matched] {
+					self.matched + 1
+				} else {
+					usize::from(*b == HEAD[0])
+				};
 				if self.matched == HEAD.len() {
 					self.in_key = true;
 					self.tail = 0;
@@ -104,7 +113,11 @@ impl Scanner {
 				self.in_key = false;
 				self.matched = 0;
 			} else {
-				self.tail = if *b == SEP[self.tail] { self.tail + 1 } else { usize::from(*b == SEP[0]) };
+				self.tail = if *b == SEP[self.tail] {
+					self.tail + 1
+				} else {
+					usize::from(*b == SEP[0])
+				};
 			}
 		}
 		false

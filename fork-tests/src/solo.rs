@@ -3,11 +3,7 @@
 //! port (to interrupt a download), and stopped for offline commands like `export-state`.
 
 use crate::harness::{node_binary, repo_root, wait_for};
-use std::{
-	path::PathBuf,
-	process::Stdio,
-	time::Duration,
-};
+use std::{path::PathBuf, process::Stdio, time::Duration};
 use tokio::process::{Child, Command};
 
 /// A dev node (Alice authoring alone) with its own database under `target/test-runs`.
@@ -37,7 +33,8 @@ impl SoloNode {
 		let run_id = format!("solo-{name}-{}", std::process::id());
 		let base = repo_root().join("target/test-runs").join(&run_id);
 		let _ = std::fs::remove_dir_all(&base);
-		std::fs::create_dir_all(&base).unwrap_or_else(|e| panic!("cannot create `{}`: {e}", base.display()));
+		std::fs::create_dir_all(&base)
+			.unwrap_or_else(|e| panic!("cannot create `{}`: {e}", base.display()));
 		let mut node = SoloNode {
 			child: None,
 			rpc_port: free_port(),
@@ -62,14 +59,15 @@ impl SoloNode {
 			.append(true)
 			.open(&self.log)
 			.unwrap_or_else(|e| panic!("cannot open `{}`: {e}", self.log.display()));
-		let log2 = log.try_clone().unwrap_or_else(|e| panic!("cannot clone a log handle: {e}"));
+		let log2 = log
+			.try_clone()
+			.unwrap_or_else(|e| panic!("cannot clone a log handle: {e}"));
 		let mut cmd = Command::new(node_binary());
 		cmd.args(["--dev", "--no-telemetry", "--no-mdns", "--no-prometheus"]);
 		if !self.extra.iter().any(|a| a.starts_with("--state-pruning")) {
 			cmd.args(["--state-pruning", "archive"]);
 		}
-		cmd
-			.arg("--base-path")
+		cmd.arg("--base-path")
 			.arg(&self.base)
 			.args(["--rpc-port", &self.rpc_port.to_string()])
 			.args(["--listen-addr", "/ip4/127.0.0.1/tcp/0"])
@@ -79,23 +77,31 @@ impl SoloNode {
 			.stdout(Stdio::from(log))
 			.stderr(Stdio::from(log2))
 			.kill_on_drop(true);
-		self.child = Some(cmd.spawn().unwrap_or_else(|e| panic!("cannot start the test node: {e}")));
+		self.child = Some(
+			cmd.spawn()
+				.unwrap_or_else(|e| panic!("cannot start the test node: {e}")),
+		);
 	}
 
 	/// Waits until the node's best block is at least `n`.
 	pub async fn wait_for_block(&self, n: u64, timeout: Duration) {
 		let url = self.url();
-		wait_for(&format!("block #{n} on {url}"), timeout, Duration::from_millis(300), || {
-			let url = url.clone();
-			async move {
-				let best = best_number(&url).await?;
-				if best >= n {
-					Ok(best)
-				} else {
-					Err(format!("best block #{best}"))
+		wait_for(
+			&format!("block #{n} on {url}"),
+			timeout,
+			Duration::from_millis(300),
+			|| {
+				let url = url.clone();
+				async move {
+					let best = best_number(&url).await?;
+					if best >= n {
+						Ok(best)
+					} else {
+						Err(format!("best block #{best}"))
+					}
 				}
-			}
-		})
+			},
+		)
 		.await;
 	}
 
@@ -111,10 +117,15 @@ impl SoloNode {
 		self.kill().await;
 		self.spawn();
 		let url = self.url();
-		wait_for(&format!("RPC of the restarted node at {url}"), Duration::from_secs(60), Duration::from_millis(300), || {
-			let url = url.clone();
-			async move { best_number(&url).await }
-		})
+		wait_for(
+			&format!("RPC of the restarted node at {url}"),
+			Duration::from_secs(60),
+			Duration::from_millis(300),
+			|| {
+				let url = url.clone();
+				async move { best_number(&url).await }
+			},
+		)
 		.await;
 	}
 

@@ -75,8 +75,14 @@ pub(crate) fn rpc_err(node: &Node, method: &str, e: CallError) -> SnapshotError 
 	}
 }
 
-async fn call<T: serde::de::DeserializeOwned>(node: &Node, method: &str, params: &[Value]) -> Result<T> {
-	node.call(method, params).await.map_err(|e| rpc_err(node, method, e))
+async fn call<T: serde::de::DeserializeOwned>(
+	node: &Node,
+	method: &str,
+	params: &[Value],
+) -> Result<T> {
+	node.call(method, params)
+		.await
+		.map_err(|e| rpc_err(node, method, e))
 }
 
 fn field<'a>(v: &'a Value, name: &str, method: &str, node: &Node) -> Result<&'a Value> {
@@ -98,10 +104,12 @@ fn hex_number(v: &Value) -> Option<u64> {
 /// The node's best block number.
 pub async fn best_number(node: &Node) -> Result<u64> {
 	let header: Value = call(node, "chain_getHeader", &[]).await?;
-	hex_number(field(&header, "number", "chain_getHeader", node)?).ok_or_else(|| SnapshotError::Rpc {
-		url: node.shown_url().into(),
-		method: "chain_getHeader".into(),
-		reason: format!("the block number is not a number: {header}"),
+	hex_number(field(&header, "number", "chain_getHeader", node)?).ok_or_else(|| {
+		SnapshotError::Rpc {
+			url: node.shown_url().into(),
+			method: "chain_getHeader".into(),
+			reason: format!("the block number is not a number: {header}"),
+		}
 	})
 }
 
@@ -209,7 +217,12 @@ pub async fn pin(node: &Node, block: BlockInfo) -> Result<Pinned> {
 	let state_root = state_root(node, &block.hash).await?;
 	let rv: Value = call(node, "state_getRuntimeVersion", &[json!(block.hash)]).await?;
 	let num = |name: &str| rv.get(name).and_then(Value::as_u64).unwrap_or_default() as u32;
-	let text = |name: &str| rv.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
+	let text = |name: &str| {
+		rv.get(name)
+			.and_then(Value::as_str)
+			.unwrap_or_default()
+			.to_string()
+	};
 	let state_version = rv
 		.get("stateVersion")
 		.or_else(|| rv.get("systemVersion"))
@@ -239,7 +252,11 @@ pub async fn metadata(node: &Node, hash: &str) -> Result<Vec<u8>> {
 		let res: std::result::Result<String, _> = node
 			.call(
 				"state_call",
-				&[json!("Metadata_metadata_at_version"), json!(arg), json!(hash)],
+				&[
+					json!("Metadata_metadata_at_version"),
+					json!(arg),
+					json!(hash),
+				],
 			)
 			.await;
 		if let Ok(hexed) = res {
@@ -248,7 +265,9 @@ pub async fn metadata(node: &Node, hash: &str) -> Result<Vec<u8>> {
 			})?;
 			let opt: Option<Vec<u8>> = parity_scale_codec::Decode::decode(&mut &bytes[..])
 				.map_err(|e| SnapshotError::Metadata {
-					reason: format!("`Metadata_metadata_at_version({version})` is not an Option<Vec<u8>>: {e}"),
+					reason: format!(
+						"`Metadata_metadata_at_version({version})` is not an Option<Vec<u8>>: {e}"
+					),
 				})?;
 			if let Some(m) = opt {
 				if subxt::metadata::Metadata::decode_from(&m).is_ok() {
@@ -304,12 +323,15 @@ pub struct StorageItem {
 
 /// Every storage item the metadata declares, sorted by key prefix.
 pub fn storage_items(metadata: &[u8]) -> Result<Vec<StorageItem>> {
-	let md = subxt::metadata::Metadata::decode_from(metadata).map_err(|e| SnapshotError::Metadata {
-		reason: e.to_string(),
-	})?;
+	let md =
+		subxt::metadata::Metadata::decode_from(metadata).map_err(|e| SnapshotError::Metadata {
+			reason: e.to_string(),
+		})?;
 	let mut items = Vec::new();
 	for pallet in md.pallets() {
-		let Some(storage) = pallet.storage() else { continue };
+		let Some(storage) = pallet.storage() else {
+			continue;
+		};
 		let p = twox128(storage.prefix().as_bytes());
 		for entry in storage.entries() {
 			let mut prefix = [0u8; 32];
@@ -334,8 +356,14 @@ mod tests {
 	#[test]
 	fn twox128_matches_known_storage_prefixes() {
 		// `System` and `System::Account`, as seen in every Substrate chain's keys.
-		assert_eq!(hex::encode(twox128(b"System")), "26aa394eea5630e07c48ae0c9558cef7");
-		assert_eq!(hex::encode(twox128(b"Account")), "b99d880ec681799c0cf30e8886371da9");
+		assert_eq!(
+			hex::encode(twox128(b"System")),
+			"26aa394eea5630e07c48ae0c9558cef7"
+		);
+		assert_eq!(
+			hex::encode(twox128(b"Account")),
+			"b99d880ec681799c0cf30e8886371da9"
+		);
 	}
 
 	#[test]

@@ -5,7 +5,10 @@
 use crate::{
 	chain::{self, rpc_err, BlockRef, Pinned},
 	error::{Result, SnapshotError},
-	format::{self, hex0x, ChunkHeader, Header, Source, CHILD_STORAGE_PREFIX, CHUNK_HEADER_LEN, CHUNK_TARGET_BYTES},
+	format::{
+		self, hex0x, ChunkHeader, Header, Source, CHILD_STORAGE_PREFIX, CHUNK_HEADER_LEN,
+		CHUNK_TARGET_BYTES,
+	},
 	plan::{self, Bytes, Checkpoint, Range, CHECKPOINT_VERSION},
 	rpc::{without_credentials, CallError, Node, NodeOptions},
 	trie::StateVersion,
@@ -116,7 +119,10 @@ pub struct DownloadSummary {
 
 /// The work directory of a download into `out`.
 pub fn work_dir(out: &Path) -> PathBuf {
-	let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+	let mut name = out
+		.file_name()
+		.map(|n| n.to_os_string())
+		.unwrap_or_default();
 	name.push(".partial");
 	out.with_file_name(name)
 }
@@ -161,7 +167,11 @@ impl Shared {
 		self.dirty.store(true, Ordering::Relaxed);
 	}
 
-	async fn call<T: serde::de::DeserializeOwned>(&self, method: &str, params: &[Value]) -> Result<T, CallError> {
+	async fn call<T: serde::de::DeserializeOwned>(
+		&self,
+		method: &str,
+		params: &[Value],
+	) -> Result<T, CallError> {
 		self.calls.fetch_add(1, Ordering::Relaxed);
 		self.node.call(method, params).await
 	}
@@ -225,7 +235,11 @@ pub async fn download(
 	let resuming = opts.resume && work.join("checkpoint.json").exists();
 	if opts.resume && !resuming {
 		return Err(SnapshotError::Resume {
-			reason: format!("no interrupted download of `{}` (no `{}`)", opts.out.display(), work.display()),
+			reason: format!(
+				"no interrupted download of `{}` (no `{}`)",
+				opts.out.display(),
+				work.display()
+			),
 			hint: "run the command without `--resume`".into(),
 		});
 	}
@@ -264,7 +278,8 @@ pub async fn download(
 					"the interrupted download is of chain `{}` (genesis `{}`); `{}` serves genesis `{genesis}`",
 					cp.pinned.chain, cp.pinned.genesis_hash, node.shown_url()
 				),
-				hint: "point `--url` at a node of the same chain, or start over with `--force`".into(),
+				hint: "point `--url` at a node of the same chain, or start over with `--force`"
+					.into(),
 			});
 		}
 		if let Some(at) = &opts.at {
@@ -311,12 +326,16 @@ pub async fn download(
 		cp.save(&work.join("checkpoint.json"))?;
 		(cp, metadata)
 	};
-	let version = StateVersion::from_u8(checkpoint.pinned.runtime.state_version).ok_or_else(|| {
-		SnapshotError::InvalidInput {
-			reason: format!("the runtime declares state version {}", checkpoint.pinned.runtime.state_version),
-			hint: "only state versions 0 and 1 exist; is this a Substrate node?".into(),
-		}
-	})?;
+	let version =
+		StateVersion::from_u8(checkpoint.pinned.runtime.state_version).ok_or_else(|| {
+			SnapshotError::InvalidInput {
+				reason: format!(
+					"the runtime declares state version {}",
+					checkpoint.pinned.runtime.state_version
+				),
+				hint: "only state versions 0 and 1 exist; is this a Substrate node?".into(),
+			}
+		})?;
 	tracing::info!(
 		target: "stagenet::snapshot",
 		block = checkpoint.pinned.block.number,
@@ -370,7 +389,11 @@ pub async fn download(
 	for w in workers {
 		let res = match w.await {
 			Ok(r) => r,
-			Err(e) => Err(SnapshotError::io("run a download worker for", &work, std::io::Error::other(e))),
+			Err(e) => Err(SnapshotError::io(
+				"run a download worker for",
+				&work,
+				std::io::Error::other(e),
+			)),
 		};
 		if let Err(e) = res {
 			shared.stop.store(true, Ordering::Relaxed);
@@ -386,17 +409,18 @@ pub async fn download(
 	progress(&shared.progress(Phase::Assembling, started));
 	let ranges = lock(&shared.ranges).clone();
 	let metadata_ref = &metadata;
-	let (header, written) = match assemble(&shared, &pinned, version, ranges, metadata_ref, &opts.out) {
-		Ok(done) => done,
-		Err(e) => {
-			if matches!(e, SnapshotError::RootMismatch { .. }) {
-				// Pairs that do not hash to the block's root cannot be trusted: resuming
-				// them would only assemble the same wrong state again.
-				let _ = std::fs::remove_dir_all(&work);
+	let (header, written) =
+		match assemble(&shared, &pinned, version, ranges, metadata_ref, &opts.out) {
+			Ok(done) => done,
+			Err(e) => {
+				if matches!(e, SnapshotError::RootMismatch { .. }) {
+					// Pairs that do not hash to the block's root cannot be trusted: resuming
+					// them would only assemble the same wrong state again.
+					let _ = std::fs::remove_dir_all(&work);
+				}
+				return Err(e);
 			}
-			return Err(e);
-		}
-	};
+		};
 	let calls = shared.calls.load(Ordering::Relaxed);
 	std::fs::remove_dir_all(&work).map_err(|e| SnapshotError::io("remove", &work, e))?;
 	Ok(DownloadSummary {
@@ -417,7 +441,12 @@ async fn list_child_tries(node: &Node, at: &str) -> Result<Vec<Vec<u8>>> {
 		let page: Vec<String> = node
 			.call(
 				"state_getKeysPaged",
-				&[json!(hex0x(CHILD_STORAGE_PREFIX)), json!(PAGE_SIZE), json!(start), json!(at)],
+				&[
+					json!(hex0x(CHILD_STORAGE_PREFIX)),
+					json!(PAGE_SIZE),
+					json!(start),
+					json!(at),
+				],
 			)
 			.await
 			.map_err(|e| rpc_err(node, "state_getKeysPaged", e))?;
@@ -463,13 +492,23 @@ fn parse_keys(shared: &Shared, page: Vec<String>) -> Result<Vec<Vec<u8>>> {
 		.collect()
 }
 
-async fn keys_page(shared: &Shared, range: &Range, query_prefix: &[u8], after: Option<&[u8]>) -> Result<Vec<Vec<u8>>> {
+async fn keys_page(
+	shared: &Shared,
+	range: &Range,
+	query_prefix: &[u8],
+	after: Option<&[u8]>,
+) -> Result<Vec<Vec<u8>>> {
 	let prefix = json!(hex0x(query_prefix));
 	let start = json!(after.map(hex0x));
 	let (method, page): (&str, Result<Vec<String>, CallError>) = match &range.child {
 		None => {
 			let m = "state_getKeysPaged";
-			(m, shared.call(m, &[prefix, json!(PAGE_SIZE), start, json!(shared.at)]).await)
+			(
+				m,
+				shared
+					.call(m, &[prefix, json!(PAGE_SIZE), start, json!(shared.at)])
+					.await,
+			)
 		}
 		Some(child) => {
 			let m = "childstate_getKeysPaged";
@@ -477,7 +516,16 @@ async fn keys_page(shared: &Shared, range: &Range, query_prefix: &[u8], after: O
 			(
 				m,
 				shared
-					.call(m, &[json!(hex0x(&ck)), prefix, json!(PAGE_SIZE), start, json!(shared.at)])
+					.call(
+						m,
+						&[
+							json!(hex0x(&ck)),
+							prefix,
+							json!(PAGE_SIZE),
+							start,
+							json!(shared.at),
+						],
+					)
 					.await,
 			)
 		}
@@ -521,7 +569,11 @@ async fn values(shared: &Shared, child: Option<&Bytes>, keys: &[Vec<u8>]) -> Res
 	let mut out: Vec<Vec<u8>> = Vec::with_capacity(keys.len());
 	let mut i = 0;
 	while i < keys.len() {
-		let batch = shared.value_batch.load(Ordering::Relaxed).max(1).min(keys.len() - i);
+		let batch = shared
+			.value_batch
+			.load(Ordering::Relaxed)
+			.max(1)
+			.min(keys.len() - i);
 		let slice = &keys[i..i + batch];
 		let hexed: Vec<String> = slice.iter().map(|k| hex0x(k)).collect();
 		let res = match child {
@@ -581,17 +633,32 @@ async fn fetch_top_values(shared: &Shared, keys: &[String]) -> ValuesResult {
 		.ok_or_else(|| decode_err("no `changes` in the answer".into()))?;
 	let mut by_key: Vec<(&str, Option<&str>)> = Vec::with_capacity(changes.len());
 	for c in changes {
-		let k = c.get(0).and_then(Value::as_str).ok_or_else(|| decode_err(format!("bad change {c}")))?;
+		let k = c
+			.get(0)
+			.and_then(Value::as_str)
+			.ok_or_else(|| decode_err(format!("bad change {c}")))?;
 		by_key.push((k, c.get(1).and_then(Value::as_str)));
 	}
 	// Nodes answer in the order asked; fall back to a lookup if one does not.
-	let in_order = by_key.len() == keys.len() && by_key.iter().zip(keys).all(|((k, _), want)| k == want);
-	let lookup: BTreeMap<&str, Option<&str>> = if in_order { BTreeMap::new() } else { by_key.iter().copied().collect() };
+	let in_order =
+		by_key.len() == keys.len() && by_key.iter().zip(keys).all(|((k, _), want)| k == want);
+	let lookup: BTreeMap<&str, Option<&str>> = if in_order {
+		BTreeMap::new()
+	} else {
+		by_key.iter().copied().collect()
+	};
 	let mut out = Vec::with_capacity(keys.len());
 	for (i, want) in keys.iter().enumerate() {
-		let v = if in_order { by_key[i].1 } else { lookup.get(want.as_str()).copied().flatten() };
+		let v = if in_order {
+			by_key[i].1
+		} else {
+			lookup.get(want.as_str()).copied().flatten()
+		};
 		out.push(match v {
-			Some(h) => Some(format::unhex(h).map_err(|e| decode_err(format!("value of `{want}` is not hex: {e}")))?),
+			Some(h) => Some(
+				format::unhex(h)
+					.map_err(|e| decode_err(format!("value of `{want}` is not hex: {e}")))?,
+			),
 			None => None,
 		});
 	}
@@ -607,9 +674,14 @@ async fn fetch_child_values(shared: &Shared, child: &Bytes, keys: &[String]) -> 
 		.map_err(|e| (m, e))?;
 	vals.into_iter()
 		.map(|v| {
-			v.map(|h| format::unhex(&h))
-				.transpose()
-				.map_err(|e| (m, CallError::Decode { reason: format!("a value is not hex: {e}") }))
+			v.map(|h| format::unhex(&h)).transpose().map_err(|e| {
+				(
+					m,
+					CallError::Decode {
+						reason: format!("a value is not hex: {e}"),
+					},
+				)
+			})
 		})
 		.collect()
 }
@@ -634,7 +706,8 @@ impl Part {
 			.write(true)
 			.open(&path)
 			.map_err(|e| SnapshotError::io("open", &path, e))?;
-		file.set_len(keep).map_err(|e| SnapshotError::io("truncate", &path, e))?;
+		file.set_len(keep)
+			.map_err(|e| SnapshotError::io("truncate", &path, e))?;
 		let mut p = Self {
 			file,
 			path,
@@ -669,7 +742,8 @@ impl Part {
 		if self.pairs == 0 {
 			return Ok(());
 		}
-		let enc = encode_chunk(&self.buf).map_err(|e| SnapshotError::io("compress a chunk of", &self.path, e))?;
+		let enc = encode_chunk(&self.buf)
+			.map_err(|e| SnapshotError::io("compress a chunk of", &self.path, e))?;
 		let header = ChunkHeader {
 			trie: 0,
 			pairs: self.pairs,
@@ -739,7 +813,11 @@ async fn fetch_range(shared: &Shared, mut range: Range) -> Result<()> {
 		let next_after = page.last().cloned();
 		let (vals, next) = tokio::join!(values(shared, range.child.as_ref(), &page), async {
 			match (&next_after, more) {
-				(Some(after), true) => keys_page(shared, &range, &range.query_prefix.0, Some(after)).await.map(Some),
+				(Some(after), true) => {
+					keys_page(shared, &range, &range.query_prefix.0, Some(after))
+						.await
+						.map(Some)
+				}
 				_ => Ok(None),
 			}
 		});
@@ -747,7 +825,9 @@ async fn fetch_range(shared: &Shared, mut range: Range) -> Result<()> {
 		let next = next?;
 		for (k, v) in pending.drain(..).chain(page.into_iter().zip(vals)) {
 			shared.keys.fetch_add(1, Ordering::Relaxed);
-			shared.bytes.fetch_add((k.len() + v.len()) as u64, Ordering::Relaxed);
+			shared
+				.bytes
+				.fetch_add((k.len() + v.len()) as u64, Ordering::Relaxed);
 			if part.push(&k, &v)? {
 				range.after = Some(Bytes(k));
 				range.file_len = part.len()?;
@@ -770,7 +850,9 @@ async fn fetch_range(shared: &Shared, mut range: Range) -> Result<()> {
 	range.file_len = part.len()?;
 	range.keys += part.keys;
 	range.bytes += part.bytes;
-	part.file.sync_data().map_err(|e| SnapshotError::io("sync", &part.path, e))?;
+	part.file
+		.sync_data()
+		.map_err(|e| SnapshotError::io("sync", &part.path, e))?;
 	range.done = true;
 	shared.update(&range);
 	Ok(())
@@ -796,7 +878,10 @@ fn maybe_split(shared: &Shared, range: &mut Range, page: &[Vec<u8>]) {
 	if second && lock(&shared.queue).len() >= shared.workers {
 		return;
 	}
-	let byte_of = |k: &[u8]| k.strip_prefix(q.as_slice()).and_then(|rest| rest.first().copied());
+	let byte_of = |k: &[u8]| {
+		k.strip_prefix(q.as_slice())
+			.and_then(|rest| rest.first().copied())
+	};
 	let lo = byte_of(&range.start.0).unwrap_or(0) as usize;
 	let hi = match range.end.as_ref().and_then(|e| byte_of(&e.0)) {
 		Some(0) => return,
@@ -825,7 +910,11 @@ fn maybe_split(shared: &Shared, range: &mut Range, page: &[Vec<u8>]) {
 	for g in 0..k {
 		let a = x + 1 + g * bytes / k;
 		let b = x + (g + 1) * bytes / k; // inclusive
-		let end = if b == hi { range.end.as_ref().map(|e| e.0.clone()) } else { Some(with_byte(b + 1)) };
+		let end = if b == hi {
+			range.end.as_ref().map(|e| e.0.clone())
+		} else {
+			Some(with_byte(b + 1))
+		};
 		let new = if a == b && b < 255 {
 			Range::prefix(next_id, None, with_byte(a), Some(range.id))
 		} else {
@@ -847,19 +936,36 @@ fn maybe_split(shared: &Shared, range: &mut Range, page: &[Vec<u8>]) {
 
 /// Reads a part file's chunks in order and hands each uncompressed body, with its encoded
 /// form, to `f`.
-fn read_part(path: &Path, len: u64, mut f: impl FnMut(&crate::writer::EncodedChunk, &[u8]) -> Result<()>) -> Result<()> {
+fn read_part(
+	path: &Path,
+	len: u64,
+	mut f: impl FnMut(&crate::writer::EncodedChunk, &[u8]) -> Result<()>,
+) -> Result<()> {
 	let mut file = File::open(path).map_err(|e| SnapshotError::io("open", path, e))?;
 	let mut off = 0u64;
 	let mut n = 0u64;
 	while off < len {
 		let mut hb = [0u8; CHUNK_HEADER_LEN as usize];
-		file.read_exact(&mut hb).map_err(|e| SnapshotError::io("read", path, e))?;
-		let corrupt = |reason: String| SnapshotError::Corrupt { path: path.into(), chunk: Some(n), reason };
-		let h = ChunkHeader::decode(&hb).ok_or_else(|| corrupt(format!("no chunk framing at byte {off}")))?;
+		file.read_exact(&mut hb)
+			.map_err(|e| SnapshotError::io("read", path, e))?;
+		let corrupt = |reason: String| SnapshotError::Corrupt {
+			path: path.into(),
+			chunk: Some(n),
+			reason,
+		};
+		let h = ChunkHeader::decode(&hb)
+			.ok_or_else(|| corrupt(format!("no chunk framing at byte {off}")))?;
 		let mut comp = vec![0u8; h.comp_len as usize];
-		file.read_exact(&mut comp).map_err(|e| SnapshotError::io("read", path, e))?;
-		let enc = crate::writer::EncodedChunk { checksum: h.checksum, compressed: comp };
-		let sum: [u8; 32] = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&enc.compressed)).into();
+		file.read_exact(&mut comp)
+			.map_err(|e| SnapshotError::io("read", path, e))?;
+		let enc = crate::writer::EncodedChunk {
+			checksum: h.checksum,
+			compressed: comp,
+		};
+		let sum: [u8; 32] = sha2::Digest::finalize(
+			<sha2::Sha256 as sha2::Digest>::new_with_prefix(&enc.compressed),
+		)
+		.into();
 		if sum != h.checksum {
 			return Err(corrupt("checksum mismatch in a part file".into()));
 		}

@@ -18,7 +18,9 @@ pub enum SnapshotError {
 		source: std::io::Error,
 	},
 	/// The output exists and `--force` was not given.
-	#[error("`{path}` already exists (hint: pass `--force` to replace it, or choose another `--out`)")]
+	#[error(
+		"`{path}` already exists (hint: pass `--force` to replace it, or choose another `--out`)"
+	)]
 	OutputExists {
 		/// The output path.
 		path: PathBuf,
@@ -228,7 +230,10 @@ impl SnapshotError {
 	pub fn is_infrastructure(&self) -> bool {
 		matches!(
 			self,
-			Self::Io { .. } | Self::Unreachable { .. } | Self::Rpc { .. } | Self::Inconsistent { .. }
+			Self::Io { .. }
+				| Self::Unreachable { .. }
+				| Self::Rpc { .. }
+				| Self::Inconsistent { .. }
 		)
 	}
 

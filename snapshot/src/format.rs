@@ -395,7 +395,10 @@ mod tests {
 		encode_pair(&mut raw, b"a", b"");
 		encode_pair(&mut raw, b"bc", b"value");
 		let got: Vec<_> = pairs(&raw).collect();
-		assert_eq!(got, vec![Ok((&b"a"[..], &b""[..])), Ok((&b"bc"[..], &b"value"[..]))]);
+		assert_eq!(
+			got,
+			vec![Ok((&b"a"[..], &b""[..])), Ok((&b"bc"[..], &b"value"[..]))]
+		);
 		let torn = &raw[..raw.len() - 2];
 		let got: Vec<_> = pairs(torn).collect();
 		assert_eq!(got.len(), 2);

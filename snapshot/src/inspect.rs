@@ -83,7 +83,11 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
 		} else {
 			(&k[..k.len().min(16)], k)
 		};
-		let e = usage.entry(p.to_vec()).or_default().entry(i.to_vec()).or_default();
+		let e = usage
+			.entry(p.to_vec())
+			.or_default()
+			.entry(i.to_vec())
+			.or_default();
 		e.0 += 1;
 		e.1 += n;
 		Ok(())
@@ -126,7 +130,12 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
 	pallets.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
 	let header = reader.header().clone();
 	Ok(Inspection {
-		child_tries: header.tries.iter().filter(|t| t.child.is_some()).cloned().collect(),
+		child_tries: header
+			.tries
+			.iter()
+			.filter(|t| t.child.is_some())
+			.cloned()
+			.collect(),
 		file_bytes: reader.file_len(),
 		chunks: reader.chunks().len(),
 		has_metadata: metadata.is_some(),

@@ -90,7 +90,13 @@ impl Range {
 	}
 
 	/// A range `[start, end)` of the top trie whose keys all start with `prefix`.
-	pub fn within(id: u32, prefix: Vec<u8>, start: Vec<u8>, end: Option<Vec<u8>>, parent: Option<u32>) -> Self {
+	pub fn within(
+		id: u32,
+		prefix: Vec<u8>,
+		start: Vec<u8>,
+		end: Option<Vec<u8>>,
+		parent: Option<u32>,
+	) -> Self {
 		let mut r = Self::between(id, start, end);
 		r.query_prefix = Bytes(prefix.clone());
 		r.origin_prefix = Bytes(prefix);
@@ -128,7 +134,10 @@ impl Range {
 
 	/// Sort key: child tries after the top trie, then by start key.
 	pub fn order(&self) -> (Option<&[u8]>, &[u8]) {
-		(self.child.as_ref().map(|c| c.0.as_slice()), self.start.0.as_slice())
+		(
+			self.child.as_ref().map(|c| c.0.as_slice()),
+			self.start.0.as_slice(),
+		)
 	}
 }
 
@@ -241,7 +250,10 @@ mod tests {
 		assert_eq!(ranges.len(), 6);
 		assert_eq!(ranges[0].start.0, Vec::<u8>::new());
 		for w in ranges.windows(2) {
-			assert_eq!(w[0].end.as_ref().map(|e| e.0.clone()), Some(w[1].start.0.clone()));
+			assert_eq!(
+				w[0].end.as_ref().map(|e| e.0.clone()),
+				Some(w[1].start.0.clone())
+			);
 		}
 		assert_eq!(ranges[5].end, None);
 		let probe = |k: &[u8]| {
@@ -250,7 +262,17 @@ mod tests {
 				.filter(|r| r.start.0.as_slice() <= k && r.before_end(k))
 				.count()
 		};
-		for k in [&b""[..], &[0x00], &a[..], &[0x10; 40], &b[..], &[0x20; 33], &c[..], &[0xff; 40], b":code"] {
+		for k in [
+			&b""[..],
+			&[0x00],
+			&a[..],
+			&[0x10; 40],
+			&b[..],
+			&[0x20; 33],
+			&c[..],
+			&[0xff; 40],
+			b":code",
+		] {
 			assert_eq!(probe(k), 1, "key {k:?} must lie in exactly one range");
 		}
 		// every key in a range starts with its query prefix

@@ -154,14 +154,20 @@ impl Reader {
 			return Ok(None);
 		}
 		let mut buf = vec![0u8; self.footer.metadata_len as usize];
-		read_exact_at(&mut self.file, &self.path, self.footer.metadata_off, &mut buf)?;
-		let raw = zstd::bulk::decompress(&buf, self.footer.metadata_raw_len as usize).map_err(
-			|e| SnapshotError::Corrupt {
-				path: self.path.clone(),
-				chunk: None,
-				reason: format!("the metadata section does not decompress: {e}"),
-			},
+		read_exact_at(
+			&mut self.file,
+			&self.path,
+			self.footer.metadata_off,
+			&mut buf,
 		)?;
+		let raw =
+			zstd::bulk::decompress(&buf, self.footer.metadata_raw_len as usize).map_err(|e| {
+				SnapshotError::Corrupt {
+					path: self.path.clone(),
+					chunk: None,
+					reason: format!("the metadata section does not decompress: {e}"),
+				}
+			})?;
 		Ok(Some(raw))
 	}
 
@@ -174,16 +180,26 @@ impl Reader {
 
 	/// Like [`Reader::read_chunk`], also returning the compressed bytes.
 	pub fn read_chunk_framed(&mut self, i: usize) -> Result<(Vec<u8>, Vec<u8>)> {
-		let entry = self.index.chunks.get(i).cloned().ok_or_else(|| SnapshotError::InvalidInput {
-			reason: format!("chunk {i} does not exist (the snapshot has {})", self.index.chunks.len()),
-			hint: "this is a bug in the caller".into(),
-		})?;
+		let entry =
+			self.index
+				.chunks
+				.get(i)
+				.cloned()
+				.ok_or_else(|| SnapshotError::InvalidInput {
+					reason: format!(
+						"chunk {i} does not exist (the snapshot has {})",
+						self.index.chunks.len()
+					),
+					hint: "this is a bug in the caller".into(),
+				})?;
 		let corrupt = |reason: String| SnapshotError::Corrupt {
 			path: self.path.clone(),
 			chunk: Some(i as u64),
 			reason,
 		};
-		if entry.offset.saturating_add(CHUNK_HEADER_LEN + entry.comp_len as u64)
+		if entry
+			.offset
+			.saturating_add(CHUNK_HEADER_LEN + entry.comp_len as u64)
 			> self.footer.header_off
 		{
 			return Err(corrupt("the index places it outside the chunk area".into()));
@@ -234,7 +250,10 @@ impl Reader {
 	}
 
 	/// Calls `f(trie, key, value)` for every pair, chunk by chunk, checking each chunk.
-	pub fn for_each_pair(&mut self, mut f: impl FnMut(u32, &[u8], &[u8]) -> Result<()>) -> Result<()> {
+	pub fn for_each_pair(
+		&mut self,
+		mut f: impl FnMut(u32, &[u8], &[u8]) -> Result<()>,
+	) -> Result<()> {
 		for i in 0..self.index.chunks.len() {
 			let trie = self.index.chunks[i].trie;
 			let raw = self.read_chunk(i)?;
@@ -291,7 +310,8 @@ impl Reader {
 					chunk: Some(i as u64),
 					reason,
 				};
-				let (k, v) = pair.map_err(|at| corrupt(format!("its pairs are torn at byte {at}")))?;
+				let (k, v) =
+					pair.map_err(|at| corrupt(format!("its pairs are torn at byte {at}")))?;
 				builder.push(k, v).map_err(|e| {
 					corrupt(format!(
 						"key `{}` does not come after `{}`",
@@ -310,7 +330,10 @@ impl Reader {
 				return Err(SnapshotError::Corrupt {
 					path: self.path.clone(),
 					chunk: Some(i as u64),
-					reason: format!("it holds {pairs_here} pairs, its framing says {}", entry.pairs),
+					reason: format!(
+						"it holds {pairs_here} pairs, its framing says {}",
+						entry.pairs
+					),
 				});
 			}
 			*count += pairs_here as u64;

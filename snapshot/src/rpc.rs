@@ -187,7 +187,11 @@ impl Node {
 	/// Calls `method` with positional `params`, retrying on lost connections and timeouts
 	/// with backoff (100 ms doubling to 2 s) until `retry_for` has passed since the first
 	/// failure.
-	pub async fn call<T: DeserializeOwned>(&self, method: &str, params: &[Value]) -> Result<T, CallError> {
+	pub async fn call<T: DeserializeOwned>(
+		&self,
+		method: &str,
+		params: &[Value],
+	) -> Result<T, CallError> {
 		let slot = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
 		let mut first_failure: Option<Instant> = None;
 		let mut backoff = Duration::from_millis(100);
@@ -250,8 +254,14 @@ mod tests {
 
 	#[test]
 	fn credentials_are_removed_from_urls() {
-		assert_eq!(without_credentials("wss://u:p@host:443/x"), "wss://host:443/x");
-		assert_eq!(without_credentials("ws://127.0.0.1:9944"), "ws://127.0.0.1:9944");
+		assert_eq!(
+			without_credentials("wss://u:p@host:443/x"),
+			"wss://host:443/x"
+		);
+		assert_eq!(
+			without_credentials("ws://127.0.0.1:9944"),
+			"ws://127.0.0.1:9944"
+		);
 		assert_eq!(without_credentials("ws://host/path@x"), "ws://host/path@x");
 	}
 }

@@ -58,7 +58,9 @@ impl Sorter {
 			return Ok(());
 		}
 		self.buf.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-		let path = self.dir.join(format!("{}-{}.run", self.name, self.runs.len()));
+		let path = self
+			.dir
+			.join(format!("{}-{}.run", self.name, self.runs.len()));
 		let file = File::create(&path).map_err(|e| SnapshotError::io("create", &path, e))?;
 		let mut w = BufWriter::with_capacity(1 << 20, file);
 		for (k, v) in self.buf.drain(..) {
@@ -66,7 +68,8 @@ impl Sorter {
 				.and_then(|_| write_item(&mut w, &v))
 				.map_err(|e| SnapshotError::io("write", &path, e))?;
 		}
-		w.flush().map_err(|e| SnapshotError::io("write", &path, e))?;
+		w.flush()
+			.map_err(|e| SnapshotError::io("write", &path, e))?;
 		self.buf_bytes = 0;
 		self.runs.push(path);
 		Ok(())
@@ -139,7 +142,9 @@ impl Sorted {
 			readers.push((BufReader::with_capacity(256 << 10, file), p));
 		}
 		let mut heap = BinaryHeap::new();
-		let next = |i: usize, readers: &mut Vec<(BufReader<File>, &PathBuf)>| -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+		let next = |i: usize,
+		            readers: &mut Vec<(BufReader<File>, &PathBuf)>|
+		 -> Result<Option<(Vec<u8>, Vec<u8>)>> {
 			let (r, p) = &mut readers[i];
 			let k = read_item(r).map_err(|e| SnapshotError::io("read", p.as_path(), e))?;
 			match k {
@@ -147,7 +152,13 @@ impl Sorted {
 				Some(k) => {
 					let v = read_item(r)
 						.map_err(|e| SnapshotError::io("read", p.as_path(), e))?
-						.ok_or_else(|| SnapshotError::io("read", p.as_path(), std::io::ErrorKind::UnexpectedEof.into()))?;
+						.ok_or_else(|| {
+							SnapshotError::io(
+								"read",
+								p.as_path(),
+								std::io::ErrorKind::UnexpectedEof.into(),
+							)
+						})?;
 					Ok(Some((k, v)))
 				}
 			}
@@ -207,7 +218,11 @@ mod tests {
 		let mut s = Sorter::new(dir.path(), "d", 1 << 20);
 		s.push(vec![1], vec![1]).expect("push");
 		s.push(vec![1], vec![2]).expect("push");
-		let err = s.finish().expect("finish").for_each(|_, _| Ok(())).expect_err("duplicate");
+		let err = s
+			.finish()
+			.expect("finish")
+			.for_each(|_, _| Ok(()))
+			.expect_err("duplicate");
 		assert!(err.to_string().contains("appears twice"), "{err}");
 	}
 }

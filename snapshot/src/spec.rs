@@ -229,9 +229,13 @@ impl<'de> Visitor<'de> for PairsSeed<'_> {
 	}
 	fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
 		use serde::de::Error;
-		while let Some((k, v)) = map.next_entry::<std::borrow::Cow<'de, str>, std::borrow::Cow<'de, str>>()? {
-			let key = format::unhex(&k).map_err(|e| A::Error::custom(format!("key `{k}` is not hex: {e}")))?;
-			let value = format::unhex(&v).map_err(|e| A::Error::custom(format!("value of `{k}` is not hex: {e}")))?;
+		while let Some((k, v)) =
+			map.next_entry::<std::borrow::Cow<'de, str>, std::borrow::Cow<'de, str>>()?
+		{
+			let key = format::unhex(&k)
+				.map_err(|e| A::Error::custom(format!("key `{k}` is not hex: {e}")))?;
+			let value = format::unhex(&v)
+				.map_err(|e| A::Error::custom(format!("value of `{k}` is not hex: {e}")))?;
 			let res = match &self.child {
 				None => self.c.top.push(key, value),
 				Some(ch) => self.c.children.push(child_record_key(ch, &key), value),
@@ -352,7 +356,8 @@ pub fn from_spec(opts: &FromSpecOptions) -> Result<FromSpecSummary> {
 		}
 		let name = c.name.take().unwrap_or_default();
 		let top = std::mem::replace(&mut c.top, Sorter::new(&tmp_dir, "x", 0)).finish()?;
-		let children = std::mem::replace(&mut c.children, Sorter::new(&tmp_dir, "y", 0)).finish()?;
+		let children =
+			std::mem::replace(&mut c.children, Sorter::new(&tmp_dir, "y", 0)).finish()?;
 		let out = write_snapshot(opts, &name, &top, &children, &tmp_dir);
 		top.remove();
 		children.remove();
@@ -363,14 +368,23 @@ pub fn from_spec(opts: &FromSpecOptions) -> Result<FromSpecSummary> {
 }
 
 fn tempdir_beside(out: &Path) -> Result<PathBuf> {
-	let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+	let mut name = out
+		.file_name()
+		.map(|n| n.to_os_string())
+		.unwrap_or_default();
 	name.push(".sort");
 	let dir = out.with_file_name(name);
 	std::fs::create_dir_all(&dir).map_err(|e| SnapshotError::io("create", &dir, e))?;
 	Ok(dir)
 }
 
-fn write_snapshot(opts: &FromSpecOptions, name: &str, top: &Sorted, children: &Sorted, tmp_dir: &Path) -> Result<FromSpecSummary> {
+fn write_snapshot(
+	opts: &FromSpecOptions,
+	name: &str,
+	top: &Sorted,
+	children: &Sorted,
+	tmp_dir: &Path,
+) -> Result<FromSpecSummary> {
 	// The runtime (and so the trie layout) comes from `:code`.
 	let mut runtime: Option<RuntimeInfo> = None;
 	top.for_each(|k, v| {
@@ -379,25 +393,32 @@ fn write_snapshot(opts: &FromSpecOptions, name: &str, top: &Sorted, children: &S
 		}
 		Ok(())
 	})?;
-	let version = match (&runtime, opts.state_version) {
-		(_, Some(v)) => v,
-		(Some(r), None) => StateVersion::from_u8(r.state_version).ok_or_else(|| SnapshotError::Spec {
-			path: opts.spec.clone(),
-			reason: format!("the runtime in `:code` declares state version {}", r.state_version),
-			hint: "pass `--state-version 0` or `1`".into(),
-		})?,
-		(None, None) => {
-			return Err(SnapshotError::Spec {
+	let version =
+		match (&runtime, opts.state_version) {
+			(_, Some(v)) => v,
+			(Some(r), None) => {
+				StateVersion::from_u8(r.state_version).ok_or_else(|| SnapshotError::Spec {
+					path: opts.spec.clone(),
+					reason: format!(
+						"the runtime in `:code` declares state version {}",
+						r.state_version
+					),
+					hint: "pass `--state-version 0` or `1`".into(),
+				})?
+			}
+			(None, None) => return Err(SnapshotError::Spec {
 				path: opts.spec.clone(),
-				reason: "no runtime version could be read from `:code`, so the trie layout is unknown".into(),
+				reason:
+					"no runtime version could be read from `:code`, so the trie layout is unknown"
+						.into(),
 				hint: "pass `--state-version 0` or `1`".into(),
-			})
-		}
-	};
+			}),
+		};
 	// Pass 1: child roots, which the top trie holds under `:child_storage:default:<key>`.
 	let mut child_roots: BTreeMap<Vec<u8>, [u8; 32]> = BTreeMap::new();
 	let mut current: Option<(Vec<u8>, RootBuilder)> = None;
-	let finish_child = |cur: Option<(Vec<u8>, RootBuilder)>, roots: &mut BTreeMap<Vec<u8>, [u8; 32]>| {
+	let finish_child = |cur: Option<(Vec<u8>, RootBuilder)>,
+	                    roots: &mut BTreeMap<Vec<u8>, [u8; 32]>| {
 		if let Some((ck, b)) = cur {
 			roots.insert(ck, b.finish());
 		}
@@ -452,7 +473,8 @@ fn write_snapshot(opts: &FromSpecOptions, name: &str, top: &Sorted, children: &S
 							hex0x(v),
 							hex0x(&r)
 						),
-						hint: "the spec's child trie and its root entry disagree; fix the file".into(),
+						hint: "the spec's child trie and its root entry disagree; fix the file"
+							.into(),
 					});
 				}
 			}
@@ -513,7 +535,10 @@ mod tests {
 		let a = child_record_key(&[1, 0], &[9]);
 		let b = child_record_key(&[1, 0, 0], &[0]);
 		let c = child_record_key(&[1, 1], &[0]);
-		assert!(a < b && b < c, "[1,0] < [1,0,0] < [1,1] must hold for the records too");
+		assert!(
+			a < b && b < c,
+			"[1,0] < [1,0,0] < [1,1] must hold for the records too"
+		);
 		assert_eq!(split_child_record(&b), Some((vec![1, 0, 0], &[0u8][..])));
 	}
 
@@ -521,7 +546,11 @@ mod tests {
 	fn a_plain_spec_is_refused_with_a_hint() {
 		let dir = tempfile::tempdir().expect("temp dir");
 		let spec = dir.path().join("plain.json");
-		std::fs::write(&spec, br#"{"name":"x","genesis":{"runtimeGenesis":{"code":"0x00"}}}"#).expect("write");
+		std::fs::write(
+			&spec,
+			br#"{"name":"x","genesis":{"runtimeGenesis":{"code":"0x00"}}}"#,
+		)
+		.expect("write");
 		let err = from_spec(&FromSpecOptions {
 			spec,
 			out: dir.path().join("x.snap"),
@@ -530,7 +559,10 @@ mod tests {
 			metadata: None,
 		})
 		.expect_err("plain spec");
-		assert!(err.to_string().contains("build-spec --chain <spec> --raw"), "{err}");
+		assert!(
+			err.to_string().contains("build-spec --chain <spec> --raw"),
+			"{err}"
+		);
 		assert!(!dir.path().join("x.snap").exists());
 	}
 
@@ -538,7 +570,11 @@ mod tests {
 	fn malformed_json_names_the_position() {
 		let dir = tempfile::tempdir().expect("temp dir");
 		let spec = dir.path().join("bad.json");
-		std::fs::write(&spec, b"{\"name\":\"x\",\"genesis\":{\"raw\":{\"top\":{\"0x00\":}}}}").expect("write");
+		std::fs::write(
+			&spec,
+			b"{\"name\":\"x\",\"genesis\":{\"raw\":{\"top\":{\"0x00\":}}}}",
+		)
+		.expect("write");
 		let err = from_spec(&FromSpecOptions {
 			spec,
 			out: dir.path().join("x.snap"),

@@ -137,10 +137,12 @@ impl Writer {
 	}
 
 	fn open_trie(&mut self) -> Result<&mut OpenTrie> {
-		self.current.as_mut().ok_or_else(|| SnapshotError::InvalidInput {
-			reason: "a pair was written before any trie was opened".into(),
-			hint: "this is a bug in the caller of the snapshot writer".into(),
-		})
+		self.current
+			.as_mut()
+			.ok_or_else(|| SnapshotError::InvalidInput {
+				reason: "a pair was written before any trie was opened".into(),
+				hint: "this is a bug in the caller of the snapshot writer".into(),
+			})
 	}
 
 	fn account(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
@@ -390,7 +392,9 @@ mod tests {
 			tries: Vec::new(),
 			key_count: 0,
 			bytes: 0,
-			source: Source::Spec { file: "unit".into() },
+			source: Source::Spec {
+				file: "unit".into(),
+			},
 			tool: format::tool_name(),
 			verified: false,
 		}
@@ -398,10 +402,17 @@ mod tests {
 
 	/// Writes a top trie of `n` pairs plus one child trie whose root the top trie holds.
 	fn write(path: &Path, n: u32, state_root: Option<String>) -> (Written, [u8; 32]) {
-		let child_pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..50u32).map(|i| (i.to_be_bytes().to_vec(), vec![7; 40])).collect();
+		let child_pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..50u32)
+			.map(|i| (i.to_be_bytes().to_vec(), vec![7; 40]))
+			.collect();
 		let child_root = root_of(StateVersion::V1, child_pairs.clone()).expect("sorted");
 		let mut top: Vec<(Vec<u8>, Vec<u8>)> = (0..n)
-			.map(|i| (format!("key-{i:08}").into_bytes(), vec![(i % 251) as u8; (i % 70) as usize]))
+			.map(|i| {
+				(
+					format!("key-{i:08}").into_bytes(),
+					vec![(i % 251) as u8; (i % 70) as usize],
+				)
+			})
 			.collect();
 		top.push(([CHILD_STORAGE_PREFIX, b"kid"].concat(), child_root.to_vec()));
 		top.sort();
@@ -416,7 +427,11 @@ mod tests {
 			w.push(k, v).expect("push");
 		}
 		let root = state_root.unwrap_or_else(|| hex0x(&top_root));
-		(w.finish(header(root), Some(b"metadata bytes")).expect("finish"), top_root)
+		(
+			w.finish(header(root), Some(b"metadata bytes"))
+				.expect("finish"),
+			top_root,
+		)
 	}
 
 	#[test]
@@ -427,7 +442,10 @@ mod tests {
 		assert!(written.chunks > 2, "several chunks: {}", written.chunks);
 		assert_eq!(written.key_count, 20_000 + 1 + 50);
 		let mut r = Reader::open(&path).expect("open");
-		assert_eq!(r.metadata().expect("metadata").as_deref(), Some(&b"metadata bytes"[..]));
+		assert_eq!(
+			r.metadata().expect("metadata").as_deref(),
+			Some(&b"metadata bytes"[..])
+		);
 		assert_eq!(r.header().tries.len(), 2);
 		let report = r.verify(|_, _| {}).expect("verify");
 		assert_eq!(report.top_root, hex0x(&top_root));
@@ -440,7 +458,10 @@ mod tests {
 		let dir = tempfile::tempdir().expect("temp dir");
 		let path = dir.path().join("b.snap");
 		write(&path, 100, Some(hex0x(&[1u8; 32])));
-		let err = Reader::open(&path).expect("open").verify(|_, _| {}).expect_err("mismatch");
+		let err = Reader::open(&path)
+			.expect("open")
+			.verify(|_, _| {})
+			.expect_err("mismatch");
 		assert!(matches!(err, SnapshotError::RootMismatch { .. }), "{err}");
 		assert!(err.is_verification_failure());
 	}
@@ -448,7 +469,8 @@ mod tests {
 	#[test]
 	fn keys_out_of_order_are_refused() {
 		let dir = tempfile::tempdir().expect("temp dir");
-		let mut w = Writer::create(&dir.path().join("c.snap"), StateVersion::V1, "unit").expect("create");
+		let mut w =
+			Writer::create(&dir.path().join("c.snap"), StateVersion::V1, "unit").expect("create");
 		w.begin_trie(None).expect("top");
 		w.push(b"b", b"1").expect("push");
 		let err = w.push(b"a", b"2").expect_err("out of order");

@@ -13,12 +13,17 @@ use std::{
 	sync::Arc,
 	time::Duration,
 };
-use subxt::{ext::scale_value::Value, rpcs::{client::rpc_params, RpcClient}};
+use subxt::{
+	ext::scale_value::Value,
+	rpcs::{client::rpc_params, RpcClient},
+};
 
 type Pairs = BTreeMap<Option<Vec<u8>>, BTreeMap<Vec<u8>, Vec<u8>>>;
 
 fn out_dir(name: &str) -> PathBuf {
-	let dir = repo_root().join("target/test-runs").join(format!("snap-{name}-{}", std::process::id()));
+	let dir = repo_root()
+		.join("target/test-runs")
+		.join(format!("snap-{name}-{}", std::process::id()));
 	let _ = std::fs::remove_dir_all(&dir);
 	std::fs::create_dir_all(&dir).expect("create the test's output directory");
 	dir
@@ -31,7 +36,12 @@ async fn populate(chain: &Chain, first: u16, subnets: u16) -> u64 {
 		.sudo(
 			"Subnets",
 			"populate",
-			vec![Value::u128(first as u128), Value::u128(subnets as u128), Value::u128(256), Value::u128(0)],
+			vec![
+				Value::u128(first as u128),
+				Value::u128(subnets as u128),
+				Value::u128(256),
+				Value::u128(0),
+			],
 		)
 		.await
 		.expect("sudo(populate)");
@@ -57,11 +67,20 @@ fn pairs_of(path: &Path) -> Pairs {
 		.header()
 		.tries
 		.iter()
-		.map(|t| (t.id, t.child.as_deref().map(|c| hex::decode(&c[2..]).expect("hex child key"))))
+		.map(|t| {
+			(
+				t.id,
+				t.child
+					.as_deref()
+					.map(|c| hex::decode(&c[2..]).expect("hex child key")),
+			)
+		})
 		.collect();
 	let mut out = Pairs::new();
 	r.for_each_pair(|trie, k, v| {
-		out.entry(names[&trie].clone()).or_default().insert(k.to_vec(), v.to_vec());
+		out.entry(names[&trie].clone())
+			.or_default()
+			.insert(k.to_vec(), v.to_vec());
 		Ok(())
 	})
 	.expect("read pairs");
@@ -80,7 +99,10 @@ async fn naive_download(url: &str, at: &str) -> Pairs {
 	let mut start: Option<String> = None;
 	loop {
 		let page: Vec<String> = rpc
-			.request("state_getKeysPaged", rpc_params!["0x", 1000, start.clone(), at])
+			.request(
+				"state_getKeysPaged",
+				rpc_params!["0x", 1000, start.clone(), at],
+			)
 			.await
 			.expect("state_getKeysPaged");
 		let full = page.len() == 1000;
@@ -91,9 +113,14 @@ async fn naive_download(url: &str, at: &str) -> Pairs {
 		}
 	}
 	for k in &keys {
-		let v: Option<String> = rpc.request("state_getStorage", rpc_params![k, at]).await.expect("state_getStorage");
+		let v: Option<String> = rpc
+			.request("state_getStorage", rpc_params![k, at])
+			.await
+			.expect("state_getStorage");
 		let key = unhex(k);
-		out.entry(None).or_default().insert(key.clone(), unhex(&v.expect("listed key has a value")));
+		out.entry(None)
+			.or_default()
+			.insert(key.clone(), unhex(&v.expect("listed key has a value")));
 		if let Some(child) = key.strip_prefix(CHILD_STORAGE_PREFIX) {
 			let ck = format!("0x{}", hex::encode(&key));
 			let ckeys: Vec<String> = rpc
@@ -102,10 +129,15 @@ async fn naive_download(url: &str, at: &str) -> Pairs {
 				.expect("childstate_getKeys");
 			for c in ckeys {
 				let v: Option<String> = rpc
-					.request("childstate_getStorage", rpc_params![ck.clone(), c.clone(), at])
+					.request(
+						"childstate_getStorage",
+						rpc_params![ck.clone(), c.clone(), at],
+					)
 					.await
 					.expect("childstate_getStorage");
-				out.entry(Some(child.to_vec())).or_default().insert(unhex(&c), unhex(&v.expect("child value")));
+				out.entry(Some(child.to_vec()))
+					.or_default()
+					.insert(unhex(&c), unhex(&v.expect("child value")));
 			}
 		}
 	}
@@ -114,9 +146,18 @@ async fn naive_download(url: &str, at: &str) -> Pairs {
 
 async fn block_header(url: &str, n: u64) -> (String, String) {
 	let rpc = RpcClient::from_insecure_url(url).await.expect("connect");
-	let hash: String = rpc.request("chain_getBlockHash", rpc_params![n]).await.expect("hash");
-	let header: serde_json::Value = rpc.request("chain_getHeader", rpc_params![hash.clone()]).await.expect("header");
-	(hash, header["stateRoot"].as_str().expect("stateRoot").to_string())
+	let hash: String = rpc
+		.request("chain_getBlockHash", rpc_params![n])
+		.await
+		.expect("hash");
+	let header: serde_json::Value = rpc
+		.request("chain_getHeader", rpc_params![hash.clone()])
+		.await
+		.expect("header");
+	(
+		hash,
+		header["stateRoot"].as_str().expect("stateRoot").to_string(),
+	)
 }
 
 fn total(p: &Pairs) -> usize {
@@ -133,42 +174,81 @@ async fn snapshot_equals_a_naive_download_verifies_and_matches_export_state() {
 	let dir = out_dir("naive");
 	let out = dir.join("state.snap");
 
-	let summary = download(&options(&node.url(), &out, at), quiet()).await.expect("snapshot");
+	let summary = download(&options(&node.url(), &out, at), quiet())
+		.await
+		.expect("snapshot");
 	let h = &summary.header;
 	assert!(h.verified);
-	assert_eq!(h.block.as_ref().map(|b| (b.number, b.hash.clone())), Some((at, hash.clone())));
+	assert_eq!(
+		h.block.as_ref().map(|b| (b.number, b.hash.clone())),
+		Some((at, hash.clone()))
+	);
 	assert_eq!(h.state_root, root, "the header's root is the block's");
 	assert_eq!(h.runtime.as_ref().map(|r| r.spec_version), Some(100));
-	assert!(!dir.join("state.snap.partial").exists(), "the work directory is removed");
+	assert!(
+		!dir.join("state.snap.partial").exists(),
+		"the work directory is removed"
+	);
 
 	let got = pairs_of(&out);
 	let want = naive_download(&node.url(), &hash).await;
-	assert!(total(&want) > 15_000, "populate grew the state ({} pairs)", total(&want));
-	assert_eq!(want.keys().filter(|k| k.is_some()).count(), 8, "one child trie per subnet");
+	assert!(
+		total(&want) > 15_000,
+		"populate grew the state ({} pairs)",
+		total(&want)
+	);
+	assert_eq!(
+		want.keys().filter(|k| k.is_some()).count(),
+		8,
+		"one child trie per subnet"
+	);
 	assert_eq!(got.len(), want.len(), "same tries");
 	for (trie, w) in &want {
 		let g = &got[trie];
 		assert_eq!(g.len(), w.len(), "pairs of trie {trie:?}");
-		assert!(g == w, "every key and value of trie {trie:?} equals the naive download");
+		assert!(
+			g == w,
+			"every key and value of trie {trie:?} equals the naive download"
+		);
 	}
 	assert_eq!(h.key_count as usize, total(&want));
 
-	let report = Reader::open(&out).expect("open").verify(|_, _| {}).expect("verify");
+	let report = Reader::open(&out)
+		.expect("open")
+		.verify(|_, _| {})
+		.expect("verify");
 	assert_eq!(report.top_root, root);
 	assert_eq!(report.child_tries, 8);
 
 	let i = inspect(&out).expect("inspect");
 	assert!(i.has_metadata);
-	assert_eq!(i.pallets[0].name, "Subnets", "the populated pallet is the largest: {:?}", i.pallets[0]);
+	assert_eq!(
+		i.pallets[0].name, "Subnets",
+		"the populated pallet is the largest: {:?}",
+		i.pallets[0]
+	);
 	assert!(i.pallets.iter().any(|p| p.name == "System"));
-	assert!(i.pallets.iter().any(|p| p.name == "(well-known keys)" && p.items.iter().any(|it| it.name == ":code")));
-	let stake = i.pallets[0].items.iter().find(|it| it.name == "Stake").expect("Subnets::Stake listed");
+	assert!(i
+		.pallets
+		.iter()
+		.any(|p| p.name == "(well-known keys)" && p.items.iter().any(|it| it.name == ":code")));
+	let stake = i.pallets[0]
+		.items
+		.iter()
+		.find(|it| it.name == "Stake")
+		.expect("Subnets::Stake listed");
 	assert_eq!(stake.keys, 8 * 256);
 
 	// An existing output is refused without --force and replaced with it.
 	let again = download(&options(&node.url(), &out, at), quiet()).await;
-	assert!(matches!(again, Err(SnapshotError::OutputExists { .. })), "{again:?}");
-	let forced = DownloadOptions { force: true, ..options(&node.url(), &out, at) };
+	assert!(
+		matches!(again, Err(SnapshotError::OutputExists { .. })),
+		"{again:?}"
+	);
+	let forced = DownloadOptions {
+		force: true,
+		..options(&node.url(), &out, at)
+	};
 	download(&forced, quiet()).await.expect("forced snapshot");
 
 	// The node's own export of the same block, read back from its raw spec, is the same state.
@@ -184,10 +264,23 @@ async fn snapshot_equals_a_naive_download_verifies_and_matches_export_state() {
 		metadata: None,
 	})
 	.expect("from-spec");
-	assert_eq!(s.header.state_root, root, "the spec's pairs hash to the block's state root");
-	assert_eq!(s.header.runtime.as_ref().map(|r| r.spec_version), Some(100), "runtime read from :code");
-	assert!(pairs_of(&from) == got, "from-spec holds exactly the RPC snapshot's pairs");
-	Reader::open(&from).expect("open").verify(|_, _| {}).expect("verify from-spec");
+	assert_eq!(
+		s.header.state_root, root,
+		"the spec's pairs hash to the block's state root"
+	);
+	assert_eq!(
+		s.header.runtime.as_ref().map(|r| r.spec_version),
+		Some(100),
+		"runtime read from :code"
+	);
+	assert!(
+		pairs_of(&from) == got,
+		"from-spec holds exactly the RPC snapshot's pairs"
+	);
+	Reader::open(&from)
+		.expect("open")
+		.verify(|_, _| {})
+		.expect("verify from-spec");
 }
 
 #[tokio::test]
@@ -198,7 +291,9 @@ async fn damaged_snapshots_are_named_by_chunk() {
 	node.wait_for_block(at + 1, Duration::from_secs(60)).await;
 	let dir = out_dir("damage");
 	let good = dir.join("good.snap");
-	download(&options(&node.url(), &good, at), quiet()).await.expect("snapshot");
+	download(&options(&node.url(), &good, at), quiet())
+		.await
+		.expect("snapshot");
 	let bytes = std::fs::read(&good).expect("read");
 	let chunks = Reader::open(&good).expect("open").chunks().to_vec();
 	assert!(chunks.len() >= 3, "several chunks ({})", chunks.len());
@@ -210,9 +305,18 @@ async fn damaged_snapshots_are_named_by_chunk() {
 	bad[at_byte] ^= 0x40;
 	let corrupt = dir.join("corrupt.snap");
 	std::fs::write(&corrupt, &bad).expect("write");
-	let err = Reader::open(&corrupt).expect("framing intact").verify(|_, _| {}).expect_err("corrupt");
-	assert!(matches!(err, SnapshotError::Corrupt { chunk: Some(c), .. } if c == k as u64), "{err}");
-	assert!(err.to_string().contains(&format!("chunk {k}")) && err.to_string().contains("hint:"), "{err}");
+	let err = Reader::open(&corrupt)
+		.expect("framing intact")
+		.verify(|_, _| {})
+		.expect_err("corrupt");
+	assert!(
+		matches!(err, SnapshotError::Corrupt { chunk: Some(c), .. } if c == k as u64),
+		"{err}"
+	);
+	assert!(
+		err.to_string().contains(&format!("chunk {k}")) && err.to_string().contains("hint:"),
+		"{err}"
+	);
 	assert!(err.is_verification_failure());
 
 	// Cut in the middle of a chunk: opening says truncated and which chunk.
@@ -220,7 +324,10 @@ async fn damaged_snapshots_are_named_by_chunk() {
 	std::fs::write(&cut, &bytes[..at_byte]).expect("write");
 	let err = Reader::open(&cut).err().expect("truncated");
 	assert!(matches!(err, SnapshotError::Truncated { .. }), "{err}");
-	assert!(err.to_string().contains(&format!("inside chunk {k}")), "{err}");
+	assert!(
+		err.to_string().contains(&format!("inside chunk {k}")),
+		"{err}"
+	);
 
 	// Another format version: refused with what to do.
 	let mut other = bytes.clone();
@@ -228,7 +335,10 @@ async fn damaged_snapshots_are_named_by_chunk() {
 	let wrong = dir.join("v9.snap");
 	std::fs::write(&wrong, &other).expect("write");
 	let err = Reader::open(&wrong).err().expect("wrong version");
-	assert!(matches!(err, SnapshotError::WrongVersion { found: 9, .. }), "{err}");
+	assert!(
+		matches!(err, SnapshotError::WrongVersion { found: 9, .. }),
+		"{err}"
+	);
 
 	// A byte in the header: the whole-file checksum catches it.
 	let mut hdr = bytes.clone();
@@ -238,7 +348,11 @@ async fn damaged_snapshots_are_named_by_chunk() {
 	let hpath = dir.join("header.snap");
 	std::fs::write(&hpath, &hdr).expect("write");
 	let res = Reader::open(&hpath).and_then(|mut r| r.verify(|_, _| {}));
-	assert!(matches!(res, Err(SnapshotError::Corrupt { .. })), "{:?}", res.err());
+	assert!(
+		matches!(res, Err(SnapshotError::Corrupt { .. })),
+		"{:?}",
+		res.err()
+	);
 }
 
 #[tokio::test]
@@ -252,7 +366,9 @@ async fn a_download_cut_by_a_node_crash_resumes_to_the_same_file() {
 	node.wait_for_block(at + 1, Duration::from_secs(60)).await;
 	let dir = out_dir("resume");
 	let reference = dir.join("reference.snap");
-	let full = download(&options(&node.url(), &reference, at), quiet()).await.expect("reference snapshot");
+	let full = download(&options(&node.url(), &reference, at), quiet())
+		.await
+		.expect("reference snapshot");
 
 	let out = dir.join("resumed.snap");
 	let (tx, rx) = tokio::sync::oneshot::channel::<u64>();
@@ -264,7 +380,11 @@ async fn a_download_cut_by_a_node_crash_resumes_to_the_same_file() {
 			}
 		}
 	});
-	let opts = DownloadOptions { concurrency: 2, connections: 1, ..options(&node.url(), &out, at) };
+	let opts = DownloadOptions {
+		concurrency: 2,
+		connections: 1,
+		..options(&node.url(), &out, at)
+	};
 	let task = tokio::spawn({
 		let opts = opts.clone();
 		async move { download(&opts, on_progress).await }
@@ -274,27 +394,53 @@ async fn a_download_cut_by_a_node_crash_resumes_to_the_same_file() {
 		.expect("progress within 60 s")
 		.expect("progress reported");
 	node.kill().await;
-	let err = task.await.expect("join").expect_err("the node died mid-way");
+	let err = task
+		.await
+		.expect("join")
+		.expect_err("the node died mid-way");
 	assert!(err.is_infrastructure(), "{err}");
 	assert!(err.to_string().contains("--resume"), "{err}");
 	assert!(!out.exists(), "no file is presented as complete");
 	assert!(dir.join("resumed.snap.partial/checkpoint.json").exists());
-	assert!(keys_before_kill < full.header.key_count, "killed mid-way ({keys_before_kill} of {})", full.header.key_count);
+	assert!(
+		keys_before_kill < full.header.key_count,
+		"killed mid-way ({keys_before_kill} of {})",
+		full.header.key_count
+	);
 
 	// Without --resume an interrupted download is not silently overwritten.
 	let again = download(&opts, quiet()).await;
-	assert!(matches!(again, Err(SnapshotError::InterruptedDownloadExists { .. })), "{again:?}");
+	assert!(
+		matches!(again, Err(SnapshotError::InterruptedDownloadExists { .. })),
+		"{again:?}"
+	);
 
 	node.restart().await;
-	let resumed = download(&DownloadOptions { resume: true, ..opts }, quiet()).await.expect("resumed snapshot");
+	let resumed = download(
+		&DownloadOptions {
+			resume: true,
+			..opts
+		},
+		quiet(),
+	)
+	.await
+	.expect("resumed snapshot");
 	assert!(resumed.resumed);
-	assert!(resumed.calls < full.calls, "the resumed run continued ({} calls vs {} for a full download)", resumed.calls, full.calls);
+	assert!(
+		resumed.calls < full.calls,
+		"the resumed run continued ({} calls vs {} for a full download)",
+		resumed.calls,
+		full.calls
+	);
 	assert_eq!(
 		std::fs::read(&out).expect("read resumed"),
 		std::fs::read(&reference).expect("read reference"),
 		"the resumed download ends with the same file"
 	);
-	Reader::open(&out).expect("open").verify(|_, _| {}).expect("verify resumed");
+	Reader::open(&out)
+		.expect("open")
+		.verify(|_, _| {})
+		.expect("verify resumed");
 
 	// A node that comes back within `--retry-for`: the same download reconnects by itself.
 	let healed = dir.join("healed.snap");
@@ -319,8 +465,14 @@ async fn a_download_cut_by_a_node_crash_resumes_to_the_same_file() {
 		.expect("progress within 60 s")
 		.expect("progress reported");
 	node.restart().await;
-	assert!(keys_before_restart < full.header.key_count, "restarted mid-way");
-	let s = task.await.expect("join").expect("the download survives a node restart");
+	assert!(
+		keys_before_restart < full.header.key_count,
+		"restarted mid-way"
+	);
+	let s = task
+		.await
+		.expect("join")
+		.expect("the download survives a node restart");
 	assert!(!s.resumed);
 	assert_eq!(
 		std::fs::read(&healed).expect("read healed"),
@@ -331,25 +483,47 @@ async fn a_download_cut_by_a_node_crash_resumes_to_the_same_file() {
 
 #[tokio::test]
 async fn pruned_unknown_and_unreachable_are_refused_with_hints() {
-	let node = SoloNode::start("snap-pruned", &["--state-pruning", "4", "--blocks-pruning", "archive"]).await;
+	let node = SoloNode::start(
+		"snap-pruned",
+		&["--state-pruning", "4", "--blocks-pruning", "archive"],
+	)
+	.await;
 	node.wait_for_block(12, Duration::from_secs(60)).await;
 	let dir = out_dir("pruned");
 	let out = dir.join("x.snap");
-	let err = download(&options(&node.url(), &out, 1), quiet()).await.expect_err("block 1 is pruned");
+	let err = download(&options(&node.url(), &out, 1), quiet())
+		.await
+		.expect_err("block 1 is pruned");
 	match &err {
-		SnapshotError::StatePruned { block: 1, oldest: Some(o), .. } => assert!(*o > 1, "{err}"),
+		SnapshotError::StatePruned {
+			block: 1,
+			oldest: Some(o),
+			..
+		} => assert!(*o > 1, "{err}"),
 		other => panic!("expected StatePruned with the oldest block, got {other}"),
 	}
 	assert!(err.to_string().contains("archive"), "{err}");
 	assert!(!out.exists());
 
-	let err = download(&options(&node.url(), &out, 1_000_000), quiet()).await.expect_err("unknown block");
-	assert!(matches!(err, SnapshotError::UnknownBlock { best: Some(_), .. }), "{err}");
-
-	let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-	let err = download(&options(&format!("ws://127.0.0.1:{port}"), &out, 1), quiet())
+	let err = download(&options(&node.url(), &out, 1_000_000), quiet())
 		.await
-		.expect_err("nothing listens");
+		.expect_err("unknown block");
+	assert!(
+		matches!(err, SnapshotError::UnknownBlock { best: Some(_), .. }),
+		"{err}"
+	);
+
+	let port = std::net::TcpListener::bind("127.0.0.1:0")
+		.expect("bind")
+		.local_addr()
+		.expect("addr")
+		.port();
+	let err = download(
+		&options(&format!("ws://127.0.0.1:{port}"), &out, 1),
+		quiet(),
+	)
+	.await
+	.expect_err("nothing listens");
 	assert!(matches!(err, SnapshotError::Unreachable { .. }), "{err}");
 	assert!(err.to_string().contains("hint:"), "{err}");
 }
@@ -361,13 +535,20 @@ async fn a_node_that_lies_about_one_value_fails_verification_and_writes_nothing(
 	let dir = out_dir("lie");
 	let out = dir.join("lie.snap");
 	let url = format!("ws://127.0.0.1:{}", proxy.port);
-	let err = download(&options(&url, &out, 1), quiet()).await.expect_err("a lie must not verify");
+	let err = download(&options(&url, &out, 1), quiet())
+		.await
+		.expect_err("a lie must not verify");
 	assert!(proxy.lied(), "the proxy altered one value");
 	assert!(matches!(err, SnapshotError::RootMismatch { .. }), "{err}");
 	assert!(err.is_verification_failure(), "exit 1: {err}");
-	assert!(err.to_string().contains("expected") && err.to_string().contains("computed"), "{err}");
+	assert!(
+		err.to_string().contains("expected") && err.to_string().contains("computed"),
+		"{err}"
+	);
 	assert!(!out.exists(), "no file is presented as complete");
 
 	// The same download through no proxy verifies.
-	download(&options(&node.url(), &out, 1), quiet()).await.expect("honest node");
+	download(&options(&node.url(), &out, 1), quiet())
+		.await
+		.expect("honest node");
 }

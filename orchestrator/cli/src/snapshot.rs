@@ -149,7 +149,11 @@ async fn run_download(a: DownloadArgs) -> Result<(), Failure> {
 		.map(|b| format!("#{} ({})", b.number, b.hash))
 		.unwrap_or_default();
 	let children = h.tries.len().saturating_sub(1);
-	println!("snapshot of `{}` at block {block} written to `{}`", h.chain, out.display());
+	println!(
+		"snapshot of `{}` at block {block} written to `{}`",
+		h.chain,
+		out.display()
+	);
 	println!(
 		"  keys {} ({} child tries), pairs {}, file {} in {} chunks",
 		h.key_count,
@@ -221,7 +225,8 @@ impl Reporter {
 			return;
 		}
 		let mut last = self.last_line.lock().unwrap_or_else(|e| e.into_inner());
-		let due = last.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) || p.phase != Phase::Downloading;
+		let due = last.is_none_or(|t| t.elapsed() >= Duration::from_secs(10))
+			|| p.phase != Phase::Downloading;
 		if !due {
 			return;
 		}
@@ -259,7 +264,10 @@ fn run_inspect(file: PathBuf, json: bool, items: bool) -> Result<(), Failure> {
 		println!("genesis    {g}");
 	}
 	if let Some(b) = &h.block {
-		println!("block      #{} {} (parent {})", b.number, b.hash, b.parent_hash);
+		println!(
+			"block      #{} {} (parent {})",
+			b.number, b.hash, b.parent_hash
+		);
 	}
 	println!(
 		"state root {} ({}; state version {})",
@@ -295,7 +303,10 @@ fn run_inspect(file: PathBuf, json: bool, items: bool) -> Result<(), Failure> {
 	}
 	println!();
 	let total: u64 = i.pallets.iter().map(|p| p.bytes).sum::<u64>().max(1);
-	println!("{:<40} {:>12} {:>14} {:>7}", "pallet", "keys", "bytes", "share");
+	println!(
+		"{:<40} {:>12} {:>14} {:>7}",
+		"pallet", "keys", "bytes", "share"
+	);
 	for p in &i.pallets {
 		println!(
 			"{:<40} {:>12} {:>14} {:>6.1}%",
@@ -352,7 +363,9 @@ async fn run_from_spec(
 	let state_version = match state_version {
 		None => None,
 		Some(v) => Some(StateVersion::from_u8(v).ok_or_else(|| {
-			bad_input(format!("`--state-version {v}` is not a trie layout (hint: 0 or 1)"))
+			bad_input(format!(
+				"`--state-version {v}` is not a trie layout (hint: 0 or 1)"
+			))
 		})?),
 	};
 	let metadata = match metadata_url {

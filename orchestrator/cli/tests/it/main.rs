@@ -165,31 +165,66 @@ async fn snapshot_inspect_and_verify_from_the_command_line() {
 		)
 	};
 	let url = node.url();
-	let (code, stdout, stderr) = run(&["snapshot".as_ref(), "--url".as_ref(), url.as_ref(), "--out".as_ref(), snap.as_os_str()]);
+	let (code, stdout, stderr) = run(&[
+		"snapshot".as_ref(),
+		"--url".as_ref(),
+		url.as_ref(),
+		"--out".as_ref(),
+		snap.as_os_str(),
+	]);
 	assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
-	assert!(stdout.contains("written to") && stdout.contains("verified"), "{stdout}");
+	assert!(
+		stdout.contains("written to") && stdout.contains("verified"),
+		"{stdout}"
+	);
 
 	let (code, stdout, stderr) = run(&["snapshot".as_ref(), "inspect".as_ref(), snap.as_os_str()]);
 	assert_eq!(code, Some(0), "{stderr}");
-	for want in ["chain      stagenet test chain (dev)", "verified against the block header", "System", "(well-known keys)", "Balances"] {
+	for want in [
+		"chain      stagenet test chain (dev)",
+		"verified against the block header",
+		"System",
+		"(well-known keys)",
+		"Balances",
+	] {
 		assert!(stdout.contains(want), "`{want}` missing from:\n{stdout}");
 	}
-	let (code, stdout, _) = run(&["snapshot".as_ref(), "inspect".as_ref(), "--json".as_ref(), snap.as_os_str()]);
+	let (code, stdout, _) = run(&[
+		"snapshot".as_ref(),
+		"inspect".as_ref(),
+		"--json".as_ref(),
+		snap.as_os_str(),
+	]);
 	assert_eq!(code, Some(0));
-	let json: serde_json::Value = serde_json::from_str(&stdout).expect("inspect --json prints JSON");
+	let json: serde_json::Value =
+		serde_json::from_str(&stdout).expect("inspect --json prints JSON");
 	assert_eq!(json["header"]["verified"], serde_json::Value::Bool(true));
-	assert!(json["pallets"].as_array().is_some_and(|p| p.iter().any(|p| p["name"] == "System")));
+	assert!(json["pallets"]
+		.as_array()
+		.is_some_and(|p| p.iter().any(|p| p["name"] == "System")));
 
 	let (code, stdout, stderr) = run(&["snapshot".as_ref(), "verify".as_ref(), snap.as_os_str()]);
 	assert_eq!(code, Some(0), "{stderr}");
 	assert!(stdout.starts_with("ok:"), "{stdout}");
 
-	let (code, _, stderr) = run(&["snapshot".as_ref(), "--url".as_ref(), url.as_ref(), "--out".as_ref(), snap.as_os_str()]);
+	let (code, _, stderr) = run(&[
+		"snapshot".as_ref(),
+		"--url".as_ref(),
+		url.as_ref(),
+		"--out".as_ref(),
+		snap.as_os_str(),
+	]);
 	assert_eq!(code, Some(2), "{stderr}");
-	assert!(stderr.contains("already exists") && stderr.contains("--force"), "{stderr}");
+	assert!(
+		stderr.contains("already exists") && stderr.contains("--force"),
+		"{stderr}"
+	);
 
 	// One flipped byte inside the last chunk: verify exits 1 and names the chunk.
-	let chunks = stagenet_snapshot::reader::Reader::open(&snap).expect("open").chunks().to_vec();
+	let chunks = stagenet_snapshot::reader::Reader::open(&snap)
+		.expect("open")
+		.chunks()
+		.to_vec();
 	let last = chunks.last().expect("a chunk");
 	let mut bytes = std::fs::read(&snap).expect("read");
 	bytes[last.offset as usize + 52 + last.comp_len as usize / 2] ^= 0x01;
@@ -197,13 +232,25 @@ async fn snapshot_inspect_and_verify_from_the_command_line() {
 	std::fs::write(&bad, &bytes).expect("write");
 	let (code, _, stderr) = run(&["snapshot".as_ref(), "verify".as_ref(), bad.as_os_str()]);
 	assert_eq!(code, Some(1), "{stderr}");
-	assert!(stderr.contains(&format!("corrupt in chunk {}", chunks.len() - 1)), "{stderr}");
+	assert!(
+		stderr.contains(&format!("corrupt in chunk {}", chunks.len() - 1)),
+		"{stderr}"
+	);
 
 	let garbage = dir.join("garbage.json");
 	std::fs::write(&garbage, b"{\"genesis\": [").expect("write");
-	let (code, _, stderr) = run(&["snapshot".as_ref(), "from-spec".as_ref(), garbage.as_os_str(), "--out".as_ref(), dir.join("g.snap").as_os_str()]);
+	let (code, _, stderr) = run(&[
+		"snapshot".as_ref(),
+		"from-spec".as_ref(),
+		garbage.as_os_str(),
+		"--out".as_ref(),
+		dir.join("g.snap").as_os_str(),
+	]);
 	assert_eq!(code, Some(2), "{stderr}");
-	assert!(stderr.contains("not valid JSON") && stderr.contains("hint:"), "{stderr}");
+	assert!(
+		stderr.contains("not valid JSON") && stderr.contains("hint:"),
+		"{stderr}"
+	);
 
 	let (code, _, stderr) = run(&["snapshot".as_ref(), "--out".as_ref(), snap.as_os_str()]);
 	assert_eq!(code, Some(2), "{stderr}");
