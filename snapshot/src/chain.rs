@@ -344,7 +344,7 @@ pub fn storage_items(metadata: &[u8]) -> Result<Vec<StorageItem>> {
 			});
 		}
 	}
-	items.sort_by(|a, b| a.prefix.cmp(&b.prefix));
+	items.sort_by_key(|a| a.prefix);
 	items.dedup_by(|a, b| a.prefix == b.prefix);
 	Ok(items)
 }

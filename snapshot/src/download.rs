@@ -900,14 +900,14 @@ fn maybe_split(shared: &Shared, range: &mut Range, page: &[Vec<u8>]) {
 	}
 	let mut ranges = lock(&shared.ranges);
 	let mut queue = lock(&shared.queue);
-	let mut next_id = ranges.iter().map(|r| r.id).max().unwrap_or(0) + 1;
+	let first_id = ranges.iter().map(|r| r.id).max().unwrap_or(0) + 1;
 	let with_byte = |b: usize| {
 		let mut p = q.clone();
 		p.push(b as u8);
 		p
 	};
 	let bytes = hi - x;
-	for g in 0..k {
+	for (g, next_id) in (0..k).zip(first_id..) {
 		let a = x + 1 + g * bytes / k;
 		let b = x + (g + 1) * bytes / k; // inclusive
 		let end = if b == hi {
@@ -922,7 +922,6 @@ fn maybe_split(shared: &Shared, range: &mut Range, page: &[Vec<u8>]) {
 		};
 		ranges.push(new);
 		queue.push_back(next_id);
-		next_id += 1;
 	}
 	let own = with_byte(x);
 	range.end = Some(Bytes(with_byte(x + 1).into_iter().collect())).filter(|_| x < 255);

@@ -55,6 +55,9 @@ pub struct Inspection {
 	pub child_tries: Vec<TrieInfo>,
 }
 
+/// Keys and bytes per storage item (by its 32-byte prefix, or the whole key for others).
+type Usage = HashMap<Vec<u8>, (u64, u64)>;
+
 /// Reads every pair of the top trie and sums keys and bytes per pallet and item.
 pub fn inspect(path: &Path) -> Result<Inspection> {
 	let mut reader = Reader::open(path)?;
@@ -70,7 +73,7 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
 		}
 	}
 	// (pallet key, item key) → (keys, bytes); well-known keys are grouped by their own name.
-	let mut usage: HashMap<Vec<u8>, HashMap<Vec<u8>, (u64, u64)>> = HashMap::new();
+	let mut usage: HashMap<Vec<u8>, Usage> = HashMap::new();
 	reader.for_each_pair(|trie, k, v| {
 		if trie != 0 {
 			return Ok(());

@@ -515,7 +515,7 @@ mod tests {
 		let mut c = config();
 		c.validators = 0;
 		c.run_id = "bad id".into();
-		let err = c.validate().unwrap_err().to_string();
+		let err = c.validate().expect_err("invalid config").to_string();
 		assert!(err.contains("`validators` is 0"), "{err}");
 		assert!(err.contains("run id `bad id`"), "{err}");
 		assert!(config().validate().is_ok());

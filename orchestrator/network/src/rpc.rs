@@ -117,6 +117,6 @@ mod tests {
 	fn block_numbers_parse_from_hex() {
 		assert_eq!(parse_number("0x1a"), Ok(26));
 		assert_eq!(parse_number("0x0"), Ok(0));
-		assert!(parse_number("0xzz").unwrap_err().contains("0xzz"));
+		assert!(parse_number("0xzz").expect_err("not hex").contains("0xzz"));
 	}
 }
