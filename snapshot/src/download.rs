@@ -62,7 +62,7 @@ impl DownloadOptions {
 			out: out.into(),
 			force: false,
 			resume: false,
-			concurrency: 16,
+			concurrency: 4,
 			connections: 4,
 			retry_for: Duration::from_secs(60),
 			request_timeout: Duration::from_secs(60),

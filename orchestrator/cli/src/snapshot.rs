@@ -40,10 +40,12 @@ struct DownloadArgs {
 	/// Continue an interrupted download of `--out` from its checkpoint.
 	#[arg(long)]
 	resume: bool,
-	/// Key ranges downloaded at once.
-	#[arg(long, default_value_t = 16)]
+	/// Key ranges downloaded at once. The node's CPU bounds the download: more requests in
+	/// flight than it has cores to serve them only add switching (see BENCHMARKS.md); raise
+	/// it for a node with many cores.
+	#[arg(long, default_value_t = 4)]
 	concurrency: usize,
-	/// WebSocket connections to the node.
+	/// WebSocket connections to the node (about one per concurrent range is best).
 	#[arg(long, default_value_t = 4)]
 	connections: usize,
 	/// How long to keep retrying a dropped connection before stopping (progress is kept;
