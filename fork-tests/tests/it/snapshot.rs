@@ -48,6 +48,24 @@ async fn populate(chain: &Chain, first: u16, subnets: u16) -> u64 {
 	inb.number
 }
 
+/// A progress sink that reports, once, the key count of the first progress report that
+/// shows downloaded keys.
+fn first_keys_signal() -> (
+	Arc<dyn Fn(&Progress) + Send + Sync>,
+	tokio::sync::oneshot::Receiver<u64>,
+) {
+	let (tx, rx) = tokio::sync::oneshot::channel::<u64>();
+	let tx = std::sync::Mutex::new(Some(tx));
+	let sink: Arc<dyn Fn(&Progress) + Send + Sync> = Arc::new(move |p: &Progress| {
+		if p.phase == Phase::Downloading && p.keys > 0 {
+			if let Some(tx) = tx.lock().expect("lock").take() {
+				let _ = tx.send(p.keys);
+			}
+		}
+	});
+	(sink, rx)
+}
+
 fn quiet() -> Arc<dyn Fn(&Progress) + Send + Sync> {
 	Arc::new(|_: &Progress| {})
 }
@@ -371,15 +389,7 @@ async fn a_download_cut_by_a_node_crash_resumes_to_the_same_file() {
 		.expect("reference snapshot");
 
 	let out = dir.join("resumed.snap");
-	let (tx, rx) = tokio::sync::oneshot::channel::<u64>();
-	let tx = std::sync::Mutex::new(Some(tx));
-	let on_progress: Arc<dyn Fn(&Progress) + Send + Sync> = Arc::new(move |p: &Progress| {
-		if p.phase == Phase::Downloading && p.keys > 0 {
-			if let Some(tx) = tx.lock().expect("lock").take() {
-				let _ = tx.send(p.keys);
-			}
-		}
-	});
+	let (on_progress, rx) = first_keys_signal();
 	let opts = DownloadOptions {
 		concurrency: 2,
 		connections: 1,
@@ -444,15 +454,7 @@ async fn a_download_cut_by_a_node_crash_resumes_to_the_same_file() {
 
 	// A node that comes back within `--retry-for`: the same download reconnects by itself.
 	let healed = dir.join("healed.snap");
-	let (tx, rx) = tokio::sync::oneshot::channel::<u64>();
-	let tx = std::sync::Mutex::new(Some(tx));
-	let on_progress: Arc<dyn Fn(&Progress) + Send + Sync> = Arc::new(move |p: &Progress| {
-		if p.phase == Phase::Downloading && p.keys > 0 {
-			if let Some(tx) = tx.lock().expect("lock").take() {
-				let _ = tx.send(p.keys);
-			}
-		}
-	});
+	let (on_progress, rx) = first_keys_signal();
 	let patient = DownloadOptions {
 		concurrency: 2,
 		connections: 1,
