@@ -554,3 +554,75 @@ async fn a_node_that_lies_about_one_value_fails_verification_and_writes_nothing(
 		.await
 		.expect("honest node");
 }
+
+/// A raw dev chain spec whose genesis also holds `key` = `value` (written to `dir`).
+async fn dev_spec_with(dir: &Path, key: &[u8], value: Vec<u8>) -> PathBuf {
+	let out = tokio::process::Command::new(stagenet_fork_tests::harness::node_binary())
+		.args(["build-spec", "--chain", "dev", "--raw"])
+		.output()
+		.await
+		.expect("run build-spec");
+	assert!(
+		out.status.success(),
+		"{}",
+		String::from_utf8_lossy(&out.stderr)
+	);
+	let mut spec: serde_json::Value = serde_json::from_slice(&out.stdout).expect("spec JSON");
+	spec["genesis"]["raw"]["top"][format!("0x{}", hex::encode(key))] =
+		serde_json::Value::String(format!("0x{}", hex::encode(value)));
+	let path = dir.join(format!("spec-{}.json", hex::encode(key)));
+	std::fs::write(&path, serde_json::to_vec(&spec).expect("encode spec")).expect("write spec");
+	path
+}
+
+#[tokio::test]
+async fn value_batches_shrink_to_the_node_response_limit_and_a_too_large_value_is_named() {
+	let dir = out_dir("limit");
+	// Responses of at most 1 MB: `:code` (~0.4 MB, 0.8 MB as hex) and a 0.4 MB value in the
+	// same batch do not fit together; each fits alone.
+	let spec = dev_spec_with(&dir, b":stagenet:big", vec![0x5a; 400_000]).await;
+	let node = SoloNode::start(
+		"snap-limit",
+		&[
+			"--chain",
+			&spec.to_string_lossy(),
+			"--rpc-max-response-size",
+			"1",
+		],
+	)
+	.await;
+	let out = dir.join("fits.snap");
+	let s = download(&options(&node.url(), &out, 1), quiet())
+		.await
+		.expect("smaller batches fit");
+	assert!(s.header.verified);
+	assert_eq!(
+		pairs_of(&out)[&None]
+			.get(&b":stagenet:big"[..])
+			.map(Vec::len),
+		Some(400_000)
+	);
+	drop(node);
+
+	// A value that does not fit in one response on its own is named, with the node flag.
+	let spec = dev_spec_with(&dir, b":stagenet:huge", vec![0x5b; 700_000]).await;
+	let node = SoloNode::start(
+		"snap-limit-huge",
+		&[
+			"--chain",
+			&spec.to_string_lossy(),
+			"--rpc-max-response-size",
+			"1",
+		],
+	)
+	.await;
+	let err = download(&options(&node.url(), &dir.join("huge.snap"), 1), quiet())
+		.await
+		.expect_err("a 1.4 MB response cannot pass a 1 MB limit");
+	let want = format!("0x{}", hex::encode(b":stagenet:huge"));
+	assert!(
+		matches!(&err, SnapshotError::ResponseTooLarge { key, .. } if key == &want),
+		"{err}"
+	);
+	assert!(err.to_string().contains("--rpc-max-response-size"), "{err}");
+}
