@@ -619,6 +619,125 @@ impl Chain {
 			})
 	}
 
+	// ----- Raw extrinsics (sealing and exact rate-limit checks) -----
+
+	/// Signs `pallet::call(args)` by `signer` against block `at` (immortal; the nonce and
+	/// metadata of that block) and returns the encoded extrinsic without submitting it.
+	pub async fn sign_at(
+		&self,
+		at: H256,
+		signer: &Keypair,
+		pallet: &str,
+		call: &str,
+		args: Vec<Value>,
+	) -> Result<Vec<u8>> {
+		let at_block = self.at(at).await?;
+		let params = SubstrateExtrinsicParamsBuilder::<Config>::new()
+			.immortal()
+			.build();
+		let payload = subxt::dynamic::transaction(pallet, call, args);
+		let signed = at_block
+			.transactions()
+			.create_signed(&payload, signer, params)
+			.await
+			.ctx(|| format!("{pallet}::{call}: build and sign the extrinsic"))?;
+		Ok(signed.encoded().to_vec())
+	}
+
+	/// Applies `extrinsic` on the state of block `at` without including it (`system_dryRun`):
+	/// `Ok(())`, or the error as `Pallet::Error`, `BadOrigin` … or `invalid: …` when the
+	/// transaction itself is refused. The runtime sees block `at`'s number as the current one.
+	pub async fn dry_run(
+		&self,
+		extrinsic: &[u8],
+		at: H256,
+	) -> Result<std::result::Result<(), String>> {
+		let bytes = self
+			.rpc
+			.dry_run(extrinsic, Some(at))
+			.await
+			.ctx(|| format!("system_dryRun at {at:?}"))?;
+		let metadata = self.at(at).await?.metadata();
+		let b = &bytes.0;
+		match (b.first(), b.get(1)) {
+			(Some(0), Some(0)) => Ok(Ok(())),
+			(Some(0), Some(1)) => {
+				// DispatchError: variant 3 is `Module { index, error: [u8; 4] }`.
+				if b.get(2) == Some(&3) && b.len() >= 5 {
+					let name = metadata
+						.pallet_by_error_index(b[3])
+						.and_then(|p| {
+							p.error_variant_by_index(b[4])
+								.map(|v| format!("{}::{}", p.name(), v.name))
+						})
+						.unwrap_or_else(|| format!("Module({}, {})", b[3], b[4]));
+					Ok(Err(name))
+				} else {
+					Ok(Err(format!("dispatch error 0x{}", hex::encode(&b[2..]))))
+				}
+			}
+			_ => Ok(Err(format!("invalid: 0x{}", hex::encode(b)))),
+		}
+	}
+
+	/// Submits an encoded extrinsic as it is (`author_submitExtrinsic`); the node's error
+	/// message when it refuses it.
+	pub async fn submit_raw(&self, extrinsic: &[u8]) -> std::result::Result<H256, String> {
+		self.rpc
+			.author_submit_extrinsic(extrinsic)
+			.await
+			.map_err(|e| e.to_string())
+	}
+
+	/// Hash of block `number` on the best chain, waiting until it exists.
+	pub async fn wait_block_hash(&self, number: u64, timeout: Duration) -> Result<H256> {
+		let deadline = Instant::now() + timeout;
+		loop {
+			if let Some(h) = self.block_hash(number).await? {
+				return Ok(h);
+			}
+			if Instant::now() >= deadline {
+				let best = self.best_number().await.unwrap_or(0);
+				return Err(ChainError::Unexpected(format!(
+					"block #{number} not produced within {timeout:?} (best #{best} on {})",
+					self.url
+				)));
+			}
+			tokio::time::sleep(Duration::from_millis(200)).await;
+		}
+	}
+
+	/// The header of block `hash`: (state root, number).
+	pub async fn state_root_at(&self, hash: H256) -> Result<H256> {
+		Ok(self.header(Some(hash)).await?.state_root)
+	}
+
+	/// A raw storage value at block `hash`.
+	pub async fn storage_raw(&self, key: &[u8], hash: H256) -> Result<Option<Vec<u8>>> {
+		self.rpc
+			.state_get_storage(key, Some(hash))
+			.await
+			.ctx(|| format!("read 0x{} at {hash:?}", hex::encode(key)))
+	}
+
+	/// Fields of every `pallet::variant` event in block `hash`, decoded.
+	pub async fn events_at(&self, hash: H256, pallet: &str, variant: &str) -> Result<Vec<Value>> {
+		let header = self.header(Some(hash)).await?;
+		let (events, _) = self.events_of(hash, &header).await?;
+		let mut out = Vec::new();
+		for event in events.iter() {
+			let event = event.ctx(|| format!("decode the events of block #{}", header.number))?;
+			if event.pallet_name() == pallet && event.event_name() == variant {
+				out.push(
+					event
+						.decode_fields_unchecked_as::<Value>()
+						.ctx(|| format!("decode {pallet}::{variant}"))?,
+				);
+			}
+		}
+		Ok(out)
+	}
+
 	// ----- Events -----
 
 	/// Number of events `pallet::variant` emitted in block `hash`.

@@ -80,6 +80,43 @@ pub async fn start_network(name: &str, validators: usize) -> LocalNetwork {
 	network
 }
 
+/// Starts `validators` validators (`--alice`, `--bob` …) and `full` full nodes from a chain
+/// spec file (a fork) and waits until the network is ready: every node peered, best block
+/// advancing, a finalized block past genesis.
+pub async fn start_network_from_spec(
+	name: &str,
+	spec: &std::path::Path,
+	validators: usize,
+	full: usize,
+) -> LocalNetwork {
+	let run_id = format!("test-{name}-{}", std::process::id());
+	let base_dir = repo_root().join("target/test-runs").join(&run_id);
+	let _ = std::fs::remove_dir_all(&base_dir);
+	let config = NetworkConfig {
+		node_binary: node_binary(),
+		chain: ChainSource::SpecFile(spec.to_path_buf()),
+		validators,
+		full_nodes: full,
+		base_dir,
+		run_id,
+		extra_args: vec![],
+	};
+	let mut network = match LocalNetwork::start(config).await {
+		Ok(n) => n,
+		Err(e) => panic!(
+			"network `{name}` did not start from `{}`: {e}",
+			spec.display()
+		),
+	};
+	if let Err(e) = network.wait_ready(Duration::from_secs(240)).await {
+		panic!(
+			"network `{name}` (from `{}`) not ready: {e}",
+			spec.display()
+		);
+	}
+	network
+}
+
 /// Polls `probe` every `every` until it returns `Some`, for at most `timeout`. On timeout
 /// panics with what was awaited and the last state `probe` reported.
 pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, every: Duration, mut probe: F) -> T

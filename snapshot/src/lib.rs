@@ -7,6 +7,7 @@ pub mod capture;
 pub mod chain;
 pub mod download;
 pub mod error;
+pub mod fork;
 pub mod format;
 pub mod inspect;
 pub mod plan;

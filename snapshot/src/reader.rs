@@ -134,6 +134,11 @@ impl Reader {
 	}
 
 	/// The header.
+	pub fn path(&self) -> &std::path::Path {
+		&self.path
+	}
+
+	/// The header.
 	pub fn header(&self) -> &Header {
 		&self.header
 	}

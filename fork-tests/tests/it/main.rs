@@ -3,6 +3,7 @@
 //! chain (`scripts/build-test-chain`); networks are started one test at a time.
 
 mod capture;
+mod fork;
 mod network;
 mod node_cli;
 mod snapshot;

@@ -4,6 +4,7 @@
 
 mod capture;
 mod failure;
+mod fork;
 mod snapshot;
 mod up;
 
@@ -39,6 +40,9 @@ enum Command {
 	/// Capture every block of a range (extrinsics with their outcome, events, weight per
 	/// class, length) into a SQLite database; resumable with `--resume`.
 	Capture(capture::CaptureArgs),
+	/// Turn a verified snapshot into a sealed raw chain spec: dev authorities, sudo, funded
+	/// accounts (issuance raised to match), block numbers rebased, new chain id, no bootnodes.
+	Fork(fork::ForkArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
 			Command::Up(args) => up::run(args).await.map_err(Failure::from),
 			Command::Snapshot(args) => snapshot::run(args).await,
 			Command::Capture(args) => capture::run(args).await,
+			Command::Fork(args) => fork::run(args).await,
 		}
 	});
 	match outcome {

@@ -448,6 +448,18 @@ fn create_dir(path: &Path) -> Result<()> {
 }
 
 async fn build_raw_spec(binary: &Path, chain: &ChainSource, out: &Path) -> Result<()> {
+	// A spec file is used as it is (a fork's raw spec can be gigabytes: converting it through
+	// the node would hold it in memory); a hard link when possible, else a copy.
+	if let ChainSource::SpecFile(path) = chain {
+		let _ = std::fs::remove_file(out);
+		if std::fs::hard_link(path, out).is_err() {
+			std::fs::copy(path, out).map_err(|source| NetworkError::Io {
+				path: path.to_path_buf(),
+				source,
+			})?;
+		}
+		return Ok(());
+	}
 	let output = Command::new(binary)
 		.args([
 			"build-spec",

@@ -2,6 +2,7 @@
 //! test chain (`scripts/build-test-chain` must have run).
 
 mod capture;
+mod fork;
 
 use std::{path::PathBuf, process::Command};
 

@@ -1,0 +1,118 @@
+//! Errors of `stagenet fork`.
+
+use super::profile::Problem;
+use crate::SnapshotError;
+use std::path::PathBuf;
+
+/// What went wrong while forking a snapshot into a chain spec.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ForkError {
+	/// The snapshot cannot be read or does not verify; a fork is never built from it.
+	#[error("refusing to fork `{path}`: {source}")]
+	Snapshot {
+		/// The snapshot.
+		path: PathBuf,
+		/// Why.
+		#[source]
+		source: SnapshotError,
+	},
+	/// The snapshot holds no metadata, so names cannot be resolved.
+	#[error(
+		"`{path}` holds no metadata, so the profile's pallet and item names cannot be resolved \
+		 (hint: re-create it with `stagenet snapshot`, or `snapshot from-spec --metadata-url`)"
+	)]
+	NoMetadata {
+		/// The snapshot.
+		path: PathBuf,
+	},
+	/// The profile is malformed or does not fit the snapshot's metadata: every problem found.
+	#[error("the fork profile has {} problem(s):\n{}", problems.len(), list(problems))]
+	Profile {
+		/// The problems, each with its file and field path.
+		problems: Vec<Problem>,
+	},
+	/// The runtime override is for another chain.
+	#[error(
+		"the runtime override `{path}` is `{code}` but the snapshot's runtime is `{snapshot}` \
+		 (hint: pass `--allow-spec-name-change` if that is intended)"
+	)]
+	SpecNameChanged {
+		/// The wasm file.
+		path: PathBuf,
+		/// Its `spec_name`.
+		code: String,
+		/// The snapshot's `spec_name`.
+		snapshot: String,
+	},
+	/// The runtime override cannot be used.
+	#[error("cannot use the runtime override `{path}`: {reason}")]
+	Code {
+		/// The wasm file.
+		path: PathBuf,
+		/// Why.
+		reason: String,
+	},
+	/// More validators than the runtime allows.
+	#[error(
+		"{asked} validators asked for, but the runtime allows at most {max} \
+		 (`{constant}`) (hint: pass `--validators {max}` or fewer)"
+	)]
+	TooManyValidators {
+		/// Validators asked for.
+		asked: usize,
+		/// The runtime's limit.
+		max: u64,
+		/// The constant holding it.
+		constant: String,
+	},
+	/// A value in the snapshot does not decode as its item's type (the snapshot and its
+	/// metadata disagree).
+	#[error("`{item}` in the snapshot: {reason} (hint: check that the snapshot's metadata belongs to its state)")]
+	Inconsistent {
+		/// `Pallet.Item`.
+		item: String,
+		/// What failed.
+		reason: String,
+	},
+	/// The output exists.
+	#[error(
+		"`{path}` already exists (hint: pass `--force` to replace it, or choose another `--out`)"
+	)]
+	OutputExists {
+		/// The output path.
+		path: PathBuf,
+	},
+	/// A file could not be read or written.
+	#[error("cannot {op} `{path}`: {source}")]
+	Io {
+		/// What was being done.
+		op: &'static str,
+		/// The file.
+		path: PathBuf,
+		/// The cause.
+		#[source]
+		source: std::io::Error,
+	},
+}
+
+fn list(problems: &[Problem]) -> String {
+	problems
+		.iter()
+		.map(|p| format!("  - {p}"))
+		.collect::<Vec<_>>()
+		.join("\n")
+}
+
+impl ForkError {
+	/// A file-system failure (exit code 3) rather than bad input (exit code 2).
+	pub fn is_infrastructure(&self) -> bool {
+		match self {
+			ForkError::Io { .. } => true,
+			ForkError::Snapshot { source, .. } => {
+				matches!(source, SnapshotError::Io { .. }) && !source.is_verification_failure()
+			}
+			_ => false,
+		}
+	}
+}

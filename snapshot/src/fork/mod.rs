@@ -1,0 +1,1411 @@
+//! `stagenet fork`: a verified snapshot and a fork profile become a sealed raw chain spec.
+//!
+//! The snapshot is streamed pair by pair into the spec (never held in memory): entries the
+//! profile deletes are skipped, entries it sets are merged in key order, block numbers it lists
+//! are rebased on the way, and the genesis state root of the result is computed from the same
+//! stream. What is read before the stream (funded accounts, issuance, items whose keys hold
+//! block numbers) is looked up through the snapshot's chunk index.
+
+pub mod encode;
+pub mod error;
+pub mod keys;
+pub mod meta;
+pub mod profile;
+pub mod rebase;
+
+pub use error::ForkError;
+pub use profile::{Problem, Profile};
+
+use crate::{
+	format::{RuntimeInfo, CHILD_STORAGE_PREFIX},
+	reader::Reader,
+	spec::runtime_version_of_code,
+	trie::{self, RootBuilder, StateVersion},
+};
+use meta::{hash_key, Item, Meta};
+use profile::SudoSection;
+use rebase::{Rule, Seg, Shift};
+use serde::Serialize;
+use serde_yaml::Value as Yaml;
+use std::{
+	collections::{BTreeMap, BTreeSet, HashMap},
+	io::{BufWriter, Write},
+	path::{Path, PathBuf},
+	time::Instant,
+};
+
+type Result<T, E = ForkError> = std::result::Result<T, E>;
+
+/// What to fork and how.
+#[derive(Debug, Clone, Default)]
+pub struct ForkOptions {
+	/// The snapshot (`.snap`).
+	pub snapshot: PathBuf,
+	/// The fork profile (YAML).
+	pub profile: PathBuf,
+	/// The chain spec written.
+	pub out: PathBuf,
+	/// Number of validators (overrides the profile's).
+	pub validators: Option<usize>,
+	/// Runtime override (overrides the profile's `code`).
+	pub code: Option<PathBuf>,
+	/// Accept a runtime override whose `spec_name` differs from the snapshot's.
+	pub allow_spec_name_change: bool,
+	/// Leave block numbers as they are (to show what rebasing fixes).
+	pub no_rebase: bool,
+	/// Warm-up W (overrides the profile's).
+	pub warmup: Option<u64>,
+	/// Replace an existing output.
+	pub force: bool,
+	/// Unknown profile keys are errors, not warnings.
+	pub strict: bool,
+}
+
+/// Keys changed, added and removed in one pallet.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PalletChanges {
+	/// Pallet name, `(well-known keys)` or a hex prefix.
+	pub pallet: String,
+	/// Existing keys given a new value.
+	pub changed: u64,
+	/// Keys added.
+	pub added: u64,
+	/// Keys removed.
+	pub removed: u64,
+}
+
+/// A dev validator of the fork.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Validator {
+	/// Its secret URI (`//Alice`).
+	pub uri: String,
+	/// Aura key (sr25519, 0x hex).
+	pub aura: String,
+	/// GRANDPA key (ed25519, 0x hex).
+	pub grandpa: String,
+}
+
+/// A funded account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Funded {
+	/// SS58 address.
+	pub account: String,
+	/// How it was written in the profile.
+	pub given_as: String,
+	/// Amount added.
+	pub amount: u128,
+	/// Whether the account was absent from the snapshot.
+	pub new: bool,
+}
+
+/// An issuance item raised by the funded total.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct IssuanceChange {
+	/// `Pallet.Item`.
+	pub item: String,
+	/// Before.
+	pub before: u128,
+	/// After.
+	pub after: u128,
+}
+
+/// What `fork` did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ForkSummary {
+	/// The spec written.
+	pub out: PathBuf,
+	/// `name`, `id`, `protocolId` of the spec.
+	pub name: String,
+	/// `id`.
+	pub id: String,
+	/// `protocolId`.
+	pub protocol_id: String,
+	/// The source chain's name.
+	pub source_chain: String,
+	/// The source chain's genesis hash, when known.
+	pub source_genesis_hash: Option<String>,
+	/// The snapshot block `H`.
+	pub snapshot_block: u64,
+	/// The warm-up `W` (None when nothing was rebased).
+	pub warmup: Option<u64>,
+	/// The runtime in the spec.
+	pub runtime: RuntimeInfo,
+	/// Whether `:code` was replaced.
+	pub code_overridden: bool,
+	/// The dev validators.
+	pub validators: Vec<Validator>,
+	/// The sudo key (SS58).
+	pub sudo: Option<String>,
+	/// Funded accounts.
+	pub funded: Vec<Funded>,
+	/// Issuance items raised.
+	pub issuance: Vec<IssuanceChange>,
+	/// Block-number items rebased.
+	pub rebased: Vec<rebase::RebaseStats>,
+	/// Changes per pallet (only pallets with changes).
+	pub pallets: Vec<PalletChanges>,
+	/// Pairs in the spec's top trie (without child roots) and in child tries.
+	pub keys: u64,
+	/// Child tries.
+	pub child_tries: usize,
+	/// Bytes of the spec file.
+	pub spec_bytes: u64,
+	/// The genesis state root of the new spec (0x hex).
+	pub genesis_state_root: String,
+	/// The genesis block hash the nodes will compute (0x hex).
+	pub genesis_hash: String,
+	/// Warnings (unknown profile keys, …).
+	pub warnings: Vec<String>,
+	/// Seconds taken.
+	pub seconds: f64,
+}
+
+fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> ForkError + 'a {
+	move |source| ForkError::Io {
+		op,
+		path: path.to_path_buf(),
+		source,
+	}
+}
+
+/// One compiled change, for the per-pallet summary and error messages.
+#[derive(Debug, Clone)]
+struct SetValue {
+	value: Vec<u8>,
+}
+
+/// Everything the profile asks for, compiled to keys and bytes.
+#[derive(Default)]
+struct Plan {
+	/// Exact keys written (set, authorities, sudo, funded accounts, issuance, `:code`,
+	/// rebased keys). They win over deletes.
+	sets: BTreeMap<Vec<u8>, SetValue>,
+	/// Exact keys removed.
+	deletes: BTreeSet<Vec<u8>>,
+	/// Key prefixes removed.
+	delete_prefixes: Vec<Vec<u8>>,
+	/// Value rebase rules by item prefix.
+	rules: Vec<Rule>,
+	validators: Vec<Validator>,
+	sudo: Option<String>,
+	funded: Vec<Funded>,
+	issuance: Vec<IssuanceChange>,
+	code: Option<(PathBuf, Vec<u8>, RuntimeInfo)>,
+}
+
+/// Collects problems with their profile file and path.
+struct Problems(Vec<Problem>);
+
+impl Problems {
+	fn push(&mut self, file: &Path, path: impl Into<String>, message: impl Into<String>) {
+		self.0.push(Problem {
+			file: file.to_path_buf(),
+			path: path.into(),
+			message: message.into(),
+		});
+	}
+}
+
+/// The full storage key of `item` with the given key values (one YAML value per key part, or
+/// a leading part of them when `partial`).
+fn storage_key(
+	meta: &Meta,
+	item: &Item,
+	key: Option<&Yaml>,
+	partial: bool,
+) -> Result<Vec<u8>, String> {
+	let parts: Vec<Yaml> = match key {
+		None => Vec::new(),
+		Some(Yaml::Sequence(s)) if item.keys.len() != 1 || s.len() != 1 && partial => s.clone(),
+		Some(Yaml::Sequence(s)) if s.len() == 1 => s.clone(),
+		Some(other) => vec![other.clone()],
+	};
+	if parts.len() > item.keys.len() || (!partial && parts.len() != item.keys.len()) {
+		let types: Vec<String> = item
+			.keys
+			.iter()
+			.map(|k| format!("`{}`", meta.describe(k.ty)))
+			.collect();
+		return Err(if item.keys.is_empty() {
+			format!("`{}` is a plain value: it takes no `key`", item.label())
+		} else {
+			format!(
+				"`{}` has {} key(s) ({}); {} given{}",
+				item.label(),
+				item.keys.len(),
+				types.join(", "),
+				parts.len(),
+				if partial {
+					""
+				} else {
+					" (hint: give every key, or use `delete-prefix`)"
+				}
+			)
+		});
+	}
+	let mut out = item.prefix.to_vec();
+	for (i, (part, yaml)) in item.keys.iter().zip(&parts).enumerate() {
+		let enc = encode::encode(meta.types(), part.ty, yaml).map_err(|e| {
+			let at = if item.keys.len() > 1 {
+				format!("key[{i}]")
+			} else {
+				"key".into()
+			};
+			format!("{at}: {e}")
+		})?;
+		out.extend_from_slice(&hash_key(part.hasher, &enc));
+	}
+	Ok(out)
+}
+
+/// Reads the pairs of the top trie whose keys start with one of `prefixes` (sorted), chunk by
+/// chunk through the index.
+fn scan_prefixes(
+	reader: &mut Reader,
+	prefixes: &[Vec<u8>],
+	mut f: impl FnMut(&[u8], &[u8]) -> Result<()>,
+) -> Result<()> {
+	let snapshot = reader_path(reader);
+	let wanted: Vec<usize> = reader
+		.chunks()
+		.iter()
+		.enumerate()
+		.filter(|(_, c)| c.trie == 0)
+		.filter(|(_, c)| {
+			let first = hex::decode(c.first_key.trim_start_matches("0x")).unwrap_or_default();
+			let last = hex::decode(c.last_key.trim_start_matches("0x")).unwrap_or_default();
+			prefixes.iter().any(|p| {
+				// The chunk [first, last] meets the range of keys starting with p.
+				last.as_slice() >= p.as_slice()
+					&& (first.starts_with(p) || first.as_slice() <= p.as_slice())
+			})
+		})
+		.map(|(i, _)| i)
+		.collect();
+	for i in wanted {
+		let raw = reader.read_chunk(i).map_err(|source| ForkError::Snapshot {
+			path: snapshot.clone(),
+			source,
+		})?;
+		for pair in crate::format::pairs(&raw) {
+			let (k, v) = pair.map_err(|at| ForkError::Snapshot {
+				path: snapshot.clone(),
+				source: crate::SnapshotError::Corrupt {
+					path: snapshot.clone(),
+					chunk: Some(i as u64),
+					reason: format!("its pairs are torn at byte {at}"),
+				},
+			})?;
+			if prefixes.iter().any(|p| k.starts_with(p)) {
+				f(k, v)?;
+			}
+		}
+	}
+	Ok(())
+}
+
+fn reader_path(reader: &Reader) -> PathBuf {
+	reader.path().to_path_buf()
+}
+
+/// Looks up exact keys of the top trie.
+fn lookup(reader: &mut Reader, keys: &BTreeSet<Vec<u8>>) -> Result<HashMap<Vec<u8>, Vec<u8>>> {
+	let mut found = HashMap::new();
+	let list: Vec<Vec<u8>> = keys.iter().cloned().collect();
+	scan_prefixes(reader, &list, |k, v| {
+		if keys.contains(k) {
+			found.insert(k.to_vec(), v.to_vec());
+		}
+		Ok(())
+	})?;
+	Ok(found)
+}
+
+/// The unsigned integer in a SCALE value of type `ty` (a plain number or a newtype of one).
+fn read_uint(meta: &Meta, ty: u32, bytes: &[u8]) -> Option<u128> {
+	let mut out = None;
+	rebase::map_value(
+		meta.types(),
+		ty,
+		bytes,
+		&[(Vec::new(), u128::MAX)],
+		|n, _| {
+			out = Some(n);
+			n
+		},
+	)
+	.ok()?;
+	out
+}
+
+/// Forks a snapshot into a raw chain spec.
+pub fn fork(opts: &ForkOptions, mut progress: impl FnMut(&str)) -> Result<ForkSummary> {
+	let started = Instant::now();
+	if opts.out.exists() && !opts.force {
+		return Err(ForkError::OutputExists {
+			path: opts.out.clone(),
+		});
+	}
+	let snap_err = |source| ForkError::Snapshot {
+		path: opts.snapshot.clone(),
+		source,
+	};
+	let mut reader = Reader::open(&opts.snapshot).map_err(snap_err)?;
+	progress("verifying the snapshot");
+	reader.verify(|_, _| {}).map_err(snap_err)?;
+	let header = reader.header().clone();
+	if !header.verified {
+		return Err(ForkError::Snapshot {
+			path: opts.snapshot.clone(),
+			source: crate::SnapshotError::InvalidInput {
+				reason: "its state root could not be verified from its pairs".into(),
+				hint: "only verified snapshots are forked; take it again with `stagenet snapshot`"
+					.into(),
+			},
+		});
+	}
+	let metadata = reader
+		.metadata()
+		.map_err(snap_err)?
+		.ok_or_else(|| ForkError::NoMetadata {
+			path: opts.snapshot.clone(),
+		})?;
+	let meta = Meta::decode(&metadata).map_err(|e| ForkError::Snapshot {
+		path: opts.snapshot.clone(),
+		source: crate::SnapshotError::Metadata {
+			reason: format!("it does not decode: {e}"),
+		},
+	})?;
+	let profile =
+		profile::load(&opts.profile).map_err(|problems| ForkError::Profile { problems })?;
+	let mut warnings: Vec<String> = profile.unknown.iter().map(|p| p.to_string()).collect();
+	if opts.strict && !profile.unknown.is_empty() {
+		return Err(ForkError::Profile {
+			problems: profile.unknown.clone(),
+		});
+	}
+
+	// The snapshot block H: from the header, else `System.Number` in the state.
+	let h = match &header.block {
+		Some(b) => b.number,
+		None => {
+			let item = meta
+				.item("System.Number")
+				.map_err(|reason| ForkError::Inconsistent {
+					item: "System.Number".into(),
+					reason,
+				})?;
+			let found = lookup(&mut reader, &BTreeSet::from([item.prefix.to_vec()]))?;
+			found
+				.get(item.prefix.as_slice())
+				.and_then(|v| read_uint(&meta, item.value_ty, v))
+				.unwrap_or(0) as u64
+		}
+	};
+
+	progress("compiling the profile against the snapshot's metadata");
+	let (mut plan, warmup) = compile(
+		opts,
+		&profile,
+		&meta,
+		&header,
+		h,
+		&mut reader,
+		&mut warnings,
+	)?;
+	let runtime = match &plan.code {
+		Some((_, _, rt)) => rt.clone(),
+		None => header.runtime.clone().unwrap_or(RuntimeInfo {
+			spec_name: String::new(),
+			impl_name: String::new(),
+			spec_version: 0,
+			impl_version: 0,
+			transaction_version: 0,
+			state_version: header.state_version,
+		}),
+	};
+	let version = StateVersion::from_u8(runtime.state_version).unwrap_or(StateVersion::V1);
+	if plan.code.is_none() && runtime.spec_name.is_empty() {
+		warnings.push("the snapshot does not name its runtime; the spec keeps its `:code`".into());
+	}
+
+	// Chain fields.
+	let source_hash = header
+		.block
+		.as_ref()
+		.map(|b| b.hash.clone())
+		.unwrap_or_default();
+	let short = source_hash
+		.trim_start_matches("0x")
+		.chars()
+		.take(8)
+		.collect::<String>();
+	let name = profile
+		.chain
+		.name
+		.clone()
+		.unwrap_or_else(|| format!("{} (stagenet fork)", header.chain));
+	let id = profile
+		.chain
+		.id
+		.clone()
+		.unwrap_or_else(|| format!("stagenet_fork_{h}"));
+	let protocol_id = profile.chain.protocol_id.clone().unwrap_or_else(|| {
+		format!(
+			"stagenet-{}",
+			if short.is_empty() {
+				h.to_string()
+			} else {
+				short
+			}
+		)
+	});
+	let chain_type = profile
+		.chain
+		.chain_type
+		.unwrap_or(profile::ChainType::Local);
+	let mut properties = profile.chain.properties.clone().unwrap_or_default();
+	// Where the fork came from and from which block rehearsals may act (nodes ignore these).
+	properties.insert("stagenetSnapshotBlock".into(), h.into());
+	if let Some(w) = warmup {
+		properties.insert("stagenetWarmup".into(), w.into());
+	}
+
+	// Child roots: recomputed when the spec's runtime uses another trie layout.
+	let mut child_roots: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+	if version.as_u8() != header.state_version {
+		progress("recomputing child trie roots for the runtime's state version");
+		for t in header.tries.iter().filter(|t| t.id != 0) {
+			let mut b = RootBuilder::new(version);
+			let chunks: Vec<usize> = reader
+				.chunks()
+				.iter()
+				.enumerate()
+				.filter(|(_, c)| c.trie == t.id)
+				.map(|(i, _)| i)
+				.collect();
+			for i in chunks {
+				let raw = reader.read_chunk(i).map_err(snap_err)?;
+				for (k, v) in crate::format::pairs(&raw).flatten() {
+					let _ = b.push(k, v);
+				}
+			}
+			let child = hex::decode(t.child.clone().unwrap_or_default().trim_start_matches("0x"))
+				.unwrap_or_default();
+			let mut key = CHILD_STORAGE_PREFIX.to_vec();
+			key.extend_from_slice(&child);
+			child_roots.insert(key, b.finish().to_vec());
+		}
+	}
+
+	// Stream the spec.
+	progress("writing the chain spec");
+	let tmp = opts.out.with_extension("json.partial");
+	let file = std::fs::File::create(&tmp).map_err(io("create", &tmp))?;
+	let mut w = BufWriter::with_capacity(1 << 20, file);
+	let write_err = |e: std::io::Error| ForkError::Io {
+		op: "write",
+		path: tmp.clone(),
+		source: e,
+	};
+	let head = serde_json::json!({
+		"name": name,
+		"id": id,
+		"chainType": chain_type,
+		"bootNodes": [],
+		"telemetryEndpoints": null,
+		"protocolId": protocol_id,
+		"properties": properties,
+		"codeSubstitutes": {},
+	});
+	let head = serde_json::to_string(&head).unwrap_or_default();
+	// `{…fields…, "genesis": {"raw": {"top": {` — the head object without its closing brace.
+	let head_open = head.strip_suffix('}').unwrap_or(&head);
+	write!(w, "{head_open},\"genesis\":{{\"raw\":{{\"top\":{{").map_err(write_err)?;
+
+	let pallet_names = pallet_names(&meta);
+	let mut changes: BTreeMap<String, PalletChanges> = BTreeMap::new();
+	let mut bump = |key: &[u8], kind: u8| {
+		let name = pallet_of(&pallet_names, key);
+		let e = changes
+			.entry(name.clone())
+			.or_insert_with(|| PalletChanges {
+				pallet: name,
+				..Default::default()
+			});
+		match kind {
+			0 => e.changed += 1,
+			1 => e.added += 1,
+			_ => e.removed += 1,
+		}
+	};
+	let mut root = RootBuilder::new(version);
+	let mut first = true;
+	let mut keys_written = 0u64;
+	let mut emit = |w: &mut BufWriter<std::fs::File>,
+	                root: &mut RootBuilder,
+	                k: &[u8],
+	                v: &[u8]|
+	 -> std::io::Result<()> {
+		let v = child_roots.get(k).map(|r| r.as_slice()).unwrap_or(v);
+		// Order was checked when the snapshot verified; sets are merged in order.
+		let _ = root.push(k, v);
+		if k.starts_with(CHILD_STORAGE_PREFIX) {
+			// Child roots are derived from `childrenDefault` by the node.
+			return Ok(());
+		}
+		if !first {
+			w.write_all(b",")?;
+		}
+		first = false;
+		keys_written += 1;
+		w.write_all(b"\"0x")?;
+		w.write_all(hex::encode(k).as_bytes())?;
+		w.write_all(b"\":\"0x")?;
+		w.write_all(hex::encode(v).as_bytes())?;
+		w.write_all(b"\"")
+	};
+
+	let rule_by_prefix: HashMap<[u8; 32], usize> = plan
+		.rules
+		.iter()
+		.enumerate()
+		.map(|(i, r)| (r.item.prefix, i))
+		.collect();
+	let shift = Shift {
+		h,
+		w: warmup.unwrap_or(0),
+	};
+	let sets = std::mem::take(&mut plan.sets);
+	let mut pending = sets.iter().peekable();
+	let top_chunks: Vec<usize> = reader
+		.chunks()
+		.iter()
+		.enumerate()
+		.filter(|(_, c)| c.trie == 0)
+		.map(|(i, _)| i)
+		.collect();
+	let mut failure: Option<ForkError> = None;
+	for i in top_chunks {
+		let raw = reader.read_chunk(i).map_err(snap_err)?;
+		for pair in crate::format::pairs(&raw) {
+			let Ok((k, v)) = pair else {
+				return Err(snap_err(crate::SnapshotError::Corrupt {
+					path: opts.snapshot.clone(),
+					chunk: Some(i as u64),
+					reason: "its pairs are torn".into(),
+				}));
+			};
+			while let Some((sk, sv)) = pending.peek() {
+				if sk.as_slice() >= k {
+					break;
+				}
+				emit(&mut w, &mut root, sk, &sv.value).map_err(write_err)?;
+				bump(sk, 1);
+				pending.next();
+			}
+			if let Some((sk, sv)) = pending.peek() {
+				if sk.as_slice() == k {
+					emit(&mut w, &mut root, k, &sv.value).map_err(write_err)?;
+					if sv.value != v {
+						bump(k, 0);
+					}
+					pending.next();
+					continue;
+				}
+			}
+			if plan.deletes.contains(k) || plan.delete_prefixes.iter().any(|p| k.starts_with(p)) {
+				bump(k, 2);
+				continue;
+			}
+			let rule = (k.len() >= 32)
+				.then(|| <[u8; 32]>::try_from(&k[..32]).ok())
+				.flatten()
+				.and_then(|p| rule_by_prefix.get(&p).copied());
+			match rule {
+				Some(r) if !plan.rules[r].value_paths.is_empty() => {
+					let rule = &mut plan.rules[r];
+					rule.stats.entries += 1;
+					let stats = &mut rule.stats;
+					match rebase::map_value(
+						meta.types(),
+						rule.item.value_ty,
+						v,
+						&rule.value_paths,
+						|n, max| shift.apply(n, max, stats),
+					) {
+						Ok(nv) => {
+							if nv != v {
+								bump(k, 0);
+							}
+							emit(&mut w, &mut root, k, &nv).map_err(write_err)?;
+						}
+						Err(reason) => {
+							failure.get_or_insert(ForkError::Inconsistent {
+								item: rule.item.label(),
+								reason,
+							});
+							emit(&mut w, &mut root, k, v).map_err(write_err)?;
+						}
+					}
+				}
+				_ => emit(&mut w, &mut root, k, v).map_err(write_err)?,
+			}
+		}
+	}
+	for (sk, sv) in pending {
+		emit(&mut w, &mut root, sk, &sv.value).map_err(write_err)?;
+		bump(sk, 1);
+	}
+	if let Some(e) = failure {
+		drop(w);
+		let _ = std::fs::remove_file(&tmp);
+		return Err(e);
+	}
+	let state_root = root.finish();
+
+	// Child tries, unchanged.
+	w.write_all(b"},\"childrenDefault\":{").map_err(write_err)?;
+	let mut child_keys = 0u64;
+	let mut first_child = true;
+	for t in header.tries.iter().filter(|t| t.id != 0) {
+		let child = t.child.clone().unwrap_or_default();
+		if !first_child {
+			w.write_all(b",").map_err(write_err)?;
+		}
+		first_child = false;
+		write!(w, "\"{}\":{{", child).map_err(write_err)?;
+		let chunks: Vec<usize> = reader
+			.chunks()
+			.iter()
+			.enumerate()
+			.filter(|(_, c)| c.trie == t.id)
+			.map(|(i, _)| i)
+			.collect();
+		let mut first_pair = true;
+		for i in chunks {
+			let raw = reader.read_chunk(i).map_err(snap_err)?;
+			for (k, v) in crate::format::pairs(&raw).flatten() {
+				if !first_pair {
+					w.write_all(b",").map_err(write_err)?;
+				}
+				first_pair = false;
+				child_keys += 1;
+				write!(w, "\"0x{}\":\"0x{}\"", hex::encode(k), hex::encode(v))
+					.map_err(write_err)?;
+			}
+		}
+		w.write_all(b"}").map_err(write_err)?;
+	}
+	w.write_all(b"}}}}\n").map_err(write_err)?;
+	let file = w.into_inner().map_err(|e| write_err(e.into_error()))?;
+	file.sync_all().map_err(write_err)?;
+	let spec_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+	drop(file);
+	std::fs::rename(&tmp, &opts.out).map_err(io("rename", &opts.out))?;
+
+	Ok(ForkSummary {
+		out: opts.out.clone(),
+		name,
+		id,
+		protocol_id,
+		source_chain: header.chain.clone(),
+		source_genesis_hash: header.genesis_hash.clone(),
+		snapshot_block: h,
+		warmup,
+		runtime,
+		code_overridden: plan.code.is_some(),
+		validators: plan.validators,
+		sudo: plan.sudo,
+		funded: plan.funded,
+		issuance: plan.issuance,
+		rebased: plan.rules.into_iter().map(|r| r.stats).collect(),
+		pallets: changes.into_values().collect(),
+		keys: keys_written + child_keys,
+		child_tries: header.tries.len().saturating_sub(1),
+		spec_bytes,
+		genesis_state_root: format!("0x{}", hex::encode(state_root)),
+		genesis_hash: format!("0x{}", hex::encode(genesis_hash(&state_root))),
+		warnings,
+		seconds: started.elapsed().as_secs_f64(),
+	})
+}
+
+/// The hash of the genesis header the node builds: number 0, zero parent, the state root, the
+/// empty extrinsics root and an empty digest.
+pub fn genesis_hash(state_root: &[u8; 32]) -> [u8; 32] {
+	let mut header = vec![0u8; 32];
+	header.push(0); // Compact(0)
+	header.extend_from_slice(state_root);
+	header.extend_from_slice(&trie::empty_root());
+	header.push(0); // empty digest
+	trie::blake2_256(&header)
+}
+
+fn pallet_names(meta: &Meta) -> HashMap<[u8; 16], String> {
+	let mut out = HashMap::new();
+	for item in meta.all_items() {
+		let mut p = [0u8; 16];
+		p.copy_from_slice(&item.prefix[..16]);
+		out.entry(p).or_insert(item.pallet);
+	}
+	out
+}
+
+fn pallet_of(names: &HashMap<[u8; 16], String>, key: &[u8]) -> String {
+	if key.starts_with(b":") {
+		return "(well-known keys)".into();
+	}
+	key.get(..16)
+		.and_then(|p| <[u8; 16]>::try_from(p).ok())
+		.and_then(|p| names.get(&p).cloned())
+		.unwrap_or_else(|| format!("0x{}", hex::encode(&key[..key.len().min(16)])))
+}
+
+/// Compiles the profile into keys and values, checking every name, key and value against the
+/// metadata; returns all problems at once. Also reads what must be read before streaming.
+fn compile(
+	opts: &ForkOptions,
+	profile: &Profile,
+	meta: &Meta,
+	header: &crate::format::Header,
+	h: u64,
+	reader: &mut Reader,
+	warnings: &mut Vec<String>,
+) -> Result<(Plan, Option<u64>)> {
+	let mut plan = Plan::default();
+	let mut problems = Problems(Vec::new());
+	let main_file = profile
+		.files
+		.first()
+		.cloned()
+		.unwrap_or_else(|| opts.profile.clone());
+	let types = meta.types();
+
+	let item_or = |problems: &mut Problems, file: &Path, path: &str, name: &str| -> Option<Item> {
+		match meta.item(name) {
+			Ok(i) => Some(i),
+			Err(e) => {
+				problems.push(file, path, e);
+				None
+			}
+		}
+	};
+	// An entry marked `optional: true` whose item the metadata lacks is skipped with a warning.
+	let mut skipped = Vec::new();
+	let mut optional_item =
+		|file: &Path, path: &str, name: &str, optional: bool| -> Option<Result<Item, Problem>> {
+			match meta.item(name) {
+				Ok(i) => Some(Ok(i)),
+				Err(e) if optional => {
+					skipped.push(format!(
+						"{}: `{path}`: skipped (optional): {e}",
+						file.display()
+					));
+					None
+				}
+				Err(e) => Some(Err(Problem {
+					file: file.to_path_buf(),
+					path: path.into(),
+					message: e,
+				})),
+			}
+		};
+
+	// set
+	for s in &profile.set {
+		let item = match optional_item(
+			&s.file,
+			&format!("{}.item", s.path),
+			&s.entry.item,
+			s.entry.optional,
+		) {
+			None => continue,
+			Some(Err(p)) => {
+				problems.0.push(p);
+				continue;
+			}
+			Some(Ok(i)) => i,
+		};
+		let key = match storage_key(meta, &item, s.entry.key.as_ref(), false) {
+			Ok(k) => k,
+			Err(e) => {
+				problems.push(&s.file, format!("{}.key", s.path), e);
+				continue;
+			}
+		};
+		match encode::encode(types, item.value_ty, &s.entry.value) {
+			Ok(v) => {
+				plan.sets.insert(key, SetValue { value: v });
+			}
+			Err(e) => problems.push(
+				&s.file,
+				format!("{}.value{}", s.path, e.path),
+				format!("does not encode as `{}`: {e}", meta.describe(item.value_ty)),
+			),
+		}
+	}
+	// delete
+	for d in &profile.delete {
+		let item = match optional_item(&d.file, &d.path, d.entry.item(), d.entry.optional()) {
+			None => continue,
+			Some(Err(p)) => {
+				problems.0.push(p);
+				continue;
+			}
+			Some(Ok(i)) => i,
+		};
+		if !item.keys.is_empty() && d.entry.key().is_none() {
+			problems.push(
+				&d.file,
+				&d.path,
+				format!(
+					"`{}` is a map; `delete` needs its key (hint: use `delete-prefix` to remove \
+					 every entry)",
+					item.label()
+				),
+			);
+			continue;
+		}
+		match storage_key(meta, &item, d.entry.key(), false) {
+			Ok(k) => {
+				plan.deletes.insert(k);
+			}
+			Err(e) => problems.push(&d.file, format!("{}.key", d.path), e),
+		}
+	}
+	for d in &profile.delete_prefix {
+		let item = match optional_item(&d.file, &d.path, d.entry.item(), d.entry.optional()) {
+			None => continue,
+			Some(Err(p)) => {
+				problems.0.push(p);
+				continue;
+			}
+			Some(Ok(i)) => i,
+		};
+		match storage_key(meta, &item, d.entry.key(), true) {
+			Ok(k) => plan.delete_prefixes.push(k),
+			Err(e) => problems.push(&d.file, format!("{}.key", d.path), e),
+		}
+	}
+
+	// authorities
+	let a = &profile.authorities;
+	let count = opts.validators.or(a.validators);
+	match count {
+		None => problems.push(
+			&main_file,
+			"authorities",
+			"no validators: the fork would keep the source's authorities and never produce a \
+			 block (hint: add `authorities: { validators: 3 }` or pass `--validators 3`)",
+		),
+		Some(0) => problems.push(&main_file, "authorities.validators", "must be at least 1"),
+		Some(n) => {
+			let mut max: Option<(u64, String)> = None;
+			for p in ["Aura", "Grandpa"] {
+				if let Some(m) = meta.constant_uint(p, "MaxAuthorities") {
+					if max.as_ref().is_none_or(|(cur, _)| m < *cur) {
+						max = Some((m, format!("{p}::MaxAuthorities")));
+					}
+				}
+			}
+			if let Some((m, constant)) = max {
+				if n as u64 > m {
+					return Err(ForkError::TooManyValidators {
+						asked: n,
+						max: m,
+						constant,
+					});
+				}
+			}
+			// The dev URIs, then `//Validator7`, `//Validator8` … (their keys must be inserted
+			// into those nodes' keystores; `--alice` … cover the first six).
+			let uris: Vec<String> = a.uris.clone().unwrap_or_else(|| {
+				keys::DEV_URIS
+					.iter()
+					.map(|s| s.to_string())
+					.chain((keys::DEV_URIS.len() + 1..=n).map(|i| format!("//Validator{i}")))
+					.collect()
+			});
+			if n > uris.len() {
+				problems.push(
+					&main_file,
+					"authorities.uris",
+					format!(
+						"{n} validators asked for but only {} secret URIs are listed (hint: list \
+						 more under `authorities.uris`, or remove the list to use the dev URIs)",
+						uris.len()
+					),
+				);
+			} else {
+				let uris = &uris[..n];
+				let mut vals = Vec::new();
+				for (i, uri) in uris.iter().enumerate() {
+					match (keys::sr25519_public(uri), keys::ed25519_public(uri)) {
+						(Ok(s), Ok(e)) => vals.push(Validator {
+							uri: uri.clone(),
+							aura: format!("0x{}", hex::encode(s)),
+							grandpa: format!("0x{}", hex::encode(e)),
+						}),
+						(Err(e), _) | (_, Err(e)) => {
+							problems.push(&main_file, format!("authorities.uris[{i}]"), e)
+						}
+					}
+				}
+				let aura_name = a.aura.clone().unwrap_or_else(|| "Aura.Authorities".into());
+				let grandpa_name = a
+					.grandpa
+					.clone()
+					.unwrap_or_else(|| "Grandpa.Authorities".into());
+				let set_id_name = a
+					.grandpa_set_id
+					.clone()
+					.unwrap_or_else(|| "Grandpa.CurrentSetId".into());
+				let aura_yaml =
+					Yaml::Sequence(uris.iter().map(|u| Yaml::String(u.clone())).collect());
+				let grandpa_yaml = Yaml::Sequence(
+					vals.iter()
+						.map(|v| {
+							Yaml::Sequence(vec![
+								Yaml::String(v.grandpa.clone()),
+								Yaml::Number(1.into()),
+							])
+						})
+						.collect(),
+				);
+				for (name, yaml, path) in [
+					(&aura_name, &aura_yaml, "authorities.aura"),
+					(&grandpa_name, &grandpa_yaml, "authorities.grandpa"),
+					(
+						&set_id_name,
+						&Yaml::Number(0.into()),
+						"authorities.grandpa-set-id",
+					),
+				] {
+					let Some(item) = item_or(&mut problems, &main_file, path, name) else {
+						continue;
+					};
+					match encode::encode(types, item.value_ty, yaml) {
+						Ok(v) => {
+							plan.sets
+								.insert(item.prefix.to_vec(), SetValue { value: v });
+						}
+						Err(e) => problems.push(
+							&main_file,
+							path,
+							format!("`{}` does not take dev keys: {e}", item.label()),
+						),
+					}
+				}
+				// `:grandpa_authorities`: version 1, then the list of (key, weight 1).
+				let mut wk = vec![1u8];
+				wk.extend_from_slice(&keys::compact_len(vals.len()));
+				for v in &vals {
+					wk.extend_from_slice(&hex::decode(&v.grandpa[2..]).unwrap_or_default());
+					wk.extend_from_slice(&1u64.to_le_bytes());
+				}
+				plan.sets
+					.insert(b":grandpa_authorities".to_vec(), SetValue { value: wk });
+				plan.validators = vals;
+			}
+		}
+	}
+
+	// sudo
+	if let Some(s) = &profile.sudo {
+		let (item_name, account) = match &s.entry {
+			SudoSection::Account(a) => ("Sudo.Key".to_string(), a.clone()),
+			SudoSection::Full { item, account } => (
+				item.clone().unwrap_or_else(|| "Sudo.Key".into()),
+				account.clone(),
+			),
+		};
+		if let Some(item) = item_or(&mut problems, &s.file, "sudo", &item_name) {
+			match encode::encode(types, item.value_ty, &Yaml::String(account.clone())) {
+				Ok(v) => {
+					plan.sudo = keys::account(&account).ok().map(|a| keys::ss58(&a));
+					plan.sets
+						.insert(item.prefix.to_vec(), SetValue { value: v });
+				}
+				Err(e) => problems.push(&s.file, "sudo", format!("{e}")),
+			}
+		}
+	}
+
+	// code
+	let code_path = opts.code.clone().or_else(|| profile.code.clone());
+	if let Some(path) = code_path {
+		let bytes = std::fs::read(&path).map_err(|e| ForkError::Code {
+			path: path.clone(),
+			reason: format!("cannot read it: {e}"),
+		})?;
+		let rt = runtime_version_of_code(&bytes).ok_or_else(|| ForkError::Code {
+			path: path.clone(),
+			reason: "it is not a Substrate runtime (no `runtime_version` section in the wasm) \
+			         (hint: pass the runtime's `.compact.compressed.wasm`)"
+				.into(),
+		})?;
+		if let Some(src) = &header.runtime {
+			if src.spec_name != rt.spec_name && !opts.allow_spec_name_change {
+				return Err(ForkError::SpecNameChanged {
+					path,
+					code: rt.spec_name,
+					snapshot: src.spec_name.clone(),
+				});
+			}
+		}
+		plan.sets.insert(
+			b":code".to_vec(),
+			SetValue {
+				value: bytes.clone(),
+			},
+		);
+		plan.code = Some((path, bytes, rt));
+	}
+
+	// rebase
+	let mut warmup = None;
+	let rebase_wanted = !profile.rebase.is_empty() && !opts.no_rebase;
+	let mut key_rules: Vec<(Item, usize, u128, Vec<(Vec<Seg>, u128)>)> = Vec::new();
+	if rebase_wanted {
+		let w = opts.warmup.or(profile.warmup.as_ref().map(|w| w.entry));
+		match w {
+			None => problems.push(
+				&main_file,
+				"rebase-block-numbers.warmup",
+				"missing: the fork block W at which ages and deadlines equal the source's \
+				 (hint: `warmup: 100`, or pass `--warmup`)",
+			),
+			Some(w) => warmup = Some(rebase::choose_warmup(h, w, profile.period)),
+		}
+		for r in &profile.rebase {
+			let item = match optional_item(
+				&r.file,
+				&format!("{}.item", r.path),
+				r.entry.item(),
+				r.entry.optional(),
+			) {
+				None => continue,
+				Some(Err(p)) => {
+					problems.0.push(p);
+					continue;
+				}
+				Some(Ok(i)) => i,
+			};
+			let (value_paths, key) = match &r.entry {
+				profile::RebaseItem::Item(_) => (vec![String::new()], None),
+				profile::RebaseItem::Paths { value, key, .. } => (
+					match (value, key) {
+						(Some(v), _) => v.to_vec(),
+						(None, Some(_)) => Vec::new(),
+						(None, None) => vec![String::new()],
+					},
+					*key,
+				),
+			};
+			let mut paths = Vec::new();
+			for (j, text) in value_paths.iter().enumerate() {
+				let at = if value_paths.len() > 1 {
+					format!("{}.value[{j}]", r.path)
+				} else {
+					format!("{}.value", r.path)
+				};
+				match rebase::parse_path(text).and_then(|segs| {
+					rebase::check_path(types, item.value_ty, &segs).map(|max| (segs, max))
+				}) {
+					Ok(p) => paths.push(p),
+					Err(e) => problems.push(
+						&r.file,
+						at,
+						format!(
+							"path `{text}` in `{}` (`{}`): {e}",
+							item.label(),
+							meta.describe(item.value_ty)
+						),
+					),
+				}
+			}
+			if let Some(k) = key {
+				match rebase::check_key(types, &item, k) {
+					Ok(max) => key_rules.push((item.clone(), k, max, paths.clone())),
+					Err(e) => problems.push(&r.file, format!("{}.key", r.path), e),
+				}
+			} else if !paths.is_empty() {
+				plan.rules.push(Rule {
+					stats: rebase::RebaseStats {
+						item: item.label(),
+						..Default::default()
+					},
+					item,
+					value_paths: paths,
+					key: None,
+				});
+			}
+		}
+	}
+
+	// fund (parsed now, values read below)
+	let fund = &profile.fund;
+	let mut fund_plan: Option<(
+		Item,
+		Vec<Seg>,
+		Vec<Seg>,
+		Vec<(Vec<u8>, [u8; 32], String, u128)>,
+		Vec<Item>,
+	)> = None;
+	if !profile.accounts.is_empty() {
+		let acc_name = fund
+			.account_item
+			.clone()
+			.unwrap_or_else(|| "System.Account".into());
+		let free = fund.free.clone().unwrap_or_else(|| "data.free".into());
+		let providers = fund.providers.clone().unwrap_or_else(|| "providers".into());
+		if let Some(item) = item_or(&mut problems, &main_file, "fund.account-item", &acc_name) {
+			let mut ok = true;
+			let mut segs = Vec::new();
+			for (field, text) in [("fund.free", &free), ("fund.providers", &providers)] {
+				match rebase::parse_path(text)
+					.and_then(|s| rebase::check_path(types, item.value_ty, &s).map(|_| s))
+				{
+					Ok(s) => segs.push(s),
+					Err(e) => {
+						ok = false;
+						problems.push(
+							&main_file,
+							field,
+							format!("path `{text}` in `{}`: {e}", item.label()),
+						);
+					}
+				}
+			}
+			if item.keys.len() != 1 {
+				ok = false;
+				problems.push(
+					&main_file,
+					"fund.account-item",
+					format!("`{}` is not a map keyed by account", item.label()),
+				);
+			}
+			let mut accounts = Vec::new();
+			for a in &profile.accounts {
+				let amount = match encode::yaml_u128(&a.entry.amount) {
+					Some(n) => n,
+					None => {
+						problems.push(
+							&a.file,
+							format!("{}.amount", a.path),
+							format!(
+								"expected an amount (an integer; quote numbers past 2^64), saw {}",
+								encode::seen(&a.entry.amount)
+							),
+						);
+						continue;
+					}
+				};
+				let acct = match keys::account(&a.entry.account) {
+					Ok(x) => x,
+					Err(e) => {
+						problems.push(&a.file, format!("{}.account", a.path), e);
+						continue;
+					}
+				};
+				if ok {
+					match storage_key(
+						meta,
+						&item,
+						Some(&Yaml::String(format!("0x{}", hex::encode(acct)))),
+						false,
+					) {
+						Ok(k) => accounts.push((k, acct, a.entry.account.clone(), amount)),
+						Err(e) => problems.push(&a.file, format!("{}.account", a.path), e),
+					}
+				}
+			}
+			let mut issuance = Vec::new();
+			for s in &profile.issuance {
+				if let Some(it) = item_or(&mut problems, &s.file, &s.path, &s.entry) {
+					if !it.keys.is_empty() || !rebase::is_uint(types, it.value_ty) {
+						problems.push(
+							&s.file,
+							&s.path,
+							format!(
+								"`{}` (`{}`) is not a plain number",
+								it.label(),
+								meta.describe(it.value_ty)
+							),
+						);
+					} else {
+						issuance.push(it);
+					}
+				}
+			}
+			if profile.issuance.is_empty() {
+				warnings.push(
+					"`fund` lists no `issuance` items: total issuance will not match the \
+					 balances (hint: add `issuance: [Balances.TotalIssuance]`)"
+						.into(),
+				);
+			}
+			if ok {
+				let (free_segs, prov_segs) = (segs.remove(0), segs.remove(0));
+				fund_plan = Some((item, free_segs, prov_segs, accounts, issuance));
+			}
+		}
+	}
+
+	warnings.append(&mut skipped);
+	if !problems.0.is_empty() {
+		return Err(ForkError::Profile {
+			problems: problems.0,
+		});
+	}
+
+	// Rebased keys: read the items, delete the old keys and set the new ones.
+	if let Some(w) = warmup {
+		let shift = Shift { h, w };
+		for (item, index, max, paths) in key_rules {
+			let mut stats = rebase::RebaseStats {
+				item: item.label(),
+				..Default::default()
+			};
+			let mut moved = Vec::new();
+			scan_prefixes(reader, &[item.prefix.to_vec()], |k, v| {
+				stats.entries += 1;
+				let nk =
+					rebase::map_key(types, &item, k, index, |n| shift.apply(n, max, &mut stats))
+						.map_err(|reason| ForkError::Inconsistent {
+							item: item.label(),
+							reason,
+						})?;
+				let nv = if paths.is_empty() {
+					v.to_vec()
+				} else {
+					rebase::map_value(types, item.value_ty, v, &paths, |n, m| {
+						shift.apply(n, m, &mut stats)
+					})
+					.map_err(|reason| ForkError::Inconsistent {
+						item: item.label(),
+						reason,
+					})?
+				};
+				moved.push((k.to_vec(), nk, nv));
+				Ok(())
+			})?;
+			for (old, new, value) in moved {
+				if old != new {
+					plan.deletes.insert(old);
+				}
+				plan.sets.entry(new).or_insert(SetValue { value });
+			}
+			plan.rules.push(Rule {
+				item,
+				value_paths: Vec::new(),
+				key: Some((index, max)),
+				stats,
+			});
+		}
+	}
+
+	// Funding: read the accounts and issuance, add the amounts.
+	if let Some((item, free, providers, accounts, issuance)) = fund_plan {
+		let mut wanted: BTreeSet<Vec<u8>> = accounts.iter().map(|a| a.0.clone()).collect();
+		wanted.extend(issuance.iter().map(|i| i.prefix.to_vec()));
+		let found = lookup(reader, &wanted)?;
+		let current = |k: &[u8], plan: &Plan| -> Option<Vec<u8>> {
+			plan.sets
+				.get(k)
+				.map(|s| s.value.clone())
+				.or_else(|| found.get(k).cloned())
+		};
+		let mut total: u128 = 0;
+		for (key, acct, given, amount) in accounts {
+			let existing = current(&key, &plan);
+			let new = existing.is_none();
+			let base = existing
+				.or_else(|| item.default.clone())
+				.unwrap_or_default();
+			let mut overflow = false;
+			let mut value = rebase::map_value(
+				types,
+				item.value_ty,
+				&base,
+				&[(free.clone(), u128::MAX)],
+				|n, _| {
+					n.checked_add(amount).unwrap_or_else(|| {
+						overflow = true;
+						n
+					})
+				},
+			)
+			.map_err(|reason| ForkError::Inconsistent {
+				item: item.label(),
+				reason,
+			})?;
+			value = rebase::map_value(
+				types,
+				item.value_ty,
+				&value,
+				&[(providers.clone(), u128::MAX)],
+				|n, _| n.max(1),
+			)
+			.map_err(|reason| ForkError::Inconsistent {
+				item: item.label(),
+				reason,
+			})?;
+			if overflow {
+				return Err(ForkError::Profile {
+					problems: vec![Problem {
+						file: main_file.clone(),
+						path: "fund.accounts".into(),
+						message: format!("funding `{given}` overflows its balance"),
+					}],
+				});
+			}
+			total = total.saturating_add(amount);
+			plan.sets.insert(key, SetValue { value });
+			plan.funded.push(Funded {
+				account: keys::ss58(&acct),
+				given_as: given,
+				amount,
+				new,
+			});
+		}
+		for it in issuance {
+			let base = current(&it.prefix, &plan)
+				.or_else(|| it.default.clone())
+				.unwrap_or_default();
+			let before = read_uint(meta, it.value_ty, &base).unwrap_or(0);
+			let after = before
+				.checked_add(total)
+				.ok_or_else(|| ForkError::Inconsistent {
+					item: it.label(),
+					reason: format!("{before} + {total} overflows"),
+				})?;
+			let value = rebase::map_value(
+				types,
+				it.value_ty,
+				&base,
+				&[(Vec::new(), u128::MAX)],
+				|_, _| after,
+			)
+			.map_err(|reason| ForkError::Inconsistent {
+				item: it.label(),
+				reason: format!(
+					"{reason} (the funded total {total} does not fit the issuance type)"
+				),
+			})?;
+			plan.sets.insert(it.prefix.to_vec(), SetValue { value });
+			plan.issuance.push(IssuanceChange {
+				item: it.label(),
+				before,
+				after,
+			});
+		}
+	}
+	Ok((plan, warmup))
+}

@@ -1,0 +1,499 @@
+//! Fork profiles: YAML, versioned, keyed by `Pallet.Item` names. A profile may `extend`
+//! another (a path relative to it): lists are concatenated (the parent's first), single
+//! settings are replaced by the child's.
+//!
+//! Keys are kebab-case (`delete-prefix`, `rebase-block-numbers`, `protocol-id`); the
+//! snake-case and camelCase spellings used in chain specs and Substrate docs are accepted too.
+
+use serde::Deserialize;
+use serde_yaml::Value as Yaml;
+use std::path::{Path, PathBuf};
+
+/// The profile version this stagenet reads.
+pub const PROFILE_VERSION: u32 = 1;
+
+/// A parse or validation problem, with the field path inside the profile file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+	/// The file.
+	pub file: PathBuf,
+	/// Field path (`set[2].value.block`), empty for the whole file.
+	pub path: String,
+	/// What is wrong, and what to do.
+	pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		if self.path.is_empty() {
+			write!(f, "{}: {}", self.file.display(), self.message)
+		} else {
+			write!(
+				f,
+				"{}: `{}`: {}",
+				self.file.display(),
+				self.path,
+				self.message
+			)
+		}
+	}
+}
+
+/// `chain`: the spec's top-level fields.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ChainSection {
+	/// `name`.
+	pub name: Option<String>,
+	/// `id`.
+	pub id: Option<String>,
+	/// `protocolId`.
+	#[serde(alias = "protocol_id", alias = "protocolId")]
+	pub protocol_id: Option<String>,
+	/// `chainType`.
+	#[serde(alias = "chain_type", alias = "chainType")]
+	pub chain_type: Option<ChainType>,
+	/// `properties` (token symbol, decimals, SS58 format).
+	pub properties: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `chainType` of a chain spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum ChainType {
+	/// `Development`.
+	Development,
+	/// `Local`.
+	Local,
+	/// `Live`.
+	Live,
+}
+
+/// `authorities`: dev validators for Aura and GRANDPA.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct AuthoritiesSection {
+	/// How many validators (`--validators` overrides).
+	pub validators: Option<usize>,
+	/// Their secret URIs, in order (default `//Alice`, `//Bob` …).
+	pub uris: Option<Vec<String>>,
+	/// The Aura authorities item (default `Aura.Authorities`).
+	pub aura: Option<String>,
+	/// The GRANDPA authorities item (default `Grandpa.Authorities`).
+	pub grandpa: Option<String>,
+	/// The GRANDPA set id item, set to 0 (default `Grandpa.CurrentSetId`).
+	#[serde(alias = "grandpa_set_id")]
+	pub grandpa_set_id: Option<String>,
+}
+
+/// `sudo`: the key of the sudo pallet.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SudoSection {
+	/// Just the account (`//Alice`), written to `Sudo.Key`.
+	Account(String),
+	/// The item and the account.
+	Full {
+		/// The item (default `Sudo.Key`).
+		item: Option<String>,
+		/// The account.
+		account: String,
+	},
+}
+
+/// One funded account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FundAccount {
+	/// Secret URI, SS58 address or hex.
+	pub account: String,
+	/// Amount added to its free balance (an integer, or a string for large numbers).
+	pub amount: Yaml,
+}
+
+/// `fund`: accounts credited, with issuance raised by the same total.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FundSection {
+	/// The accounts item (default `System.Account`).
+	#[serde(alias = "account_item")]
+	pub account_item: Option<String>,
+	/// Path of the free balance in the account value (default `data.free`).
+	pub free: Option<String>,
+	/// Path of the provider count, set to 1 for a new account (default `providers`).
+	pub providers: Option<String>,
+	/// Items holding total issuance, each raised by the funded total.
+	#[serde(default)]
+	pub issuance: Vec<String>,
+	/// The accounts.
+	#[serde(default)]
+	pub accounts: Vec<FundAccount>,
+}
+
+/// `set`: one storage entry written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetEntry {
+	/// `Pallet.Item`.
+	pub item: String,
+	/// The map keys, one per key of the item (absent for a plain value).
+	#[serde(default)]
+	pub key: Option<Yaml>,
+	/// The value, encoded with the item's type.
+	pub value: Yaml,
+	/// Skip (with a warning) when the item is absent from the snapshot's metadata.
+	#[serde(default)]
+	pub optional: bool,
+}
+
+/// `delete` / `delete-prefix`: entries removed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum DeleteEntry {
+	/// `Pallet.Item`: the plain value, or (for `delete-prefix`) every entry of the item.
+	Item(String),
+	/// An item and (some of) its keys.
+	Keyed {
+		/// `Pallet.Item`.
+		item: String,
+		/// Keys: all of them for `delete`, a leading part for `delete-prefix`.
+		#[serde(default)]
+		key: Option<Yaml>,
+		/// Skip (with a warning) when the item is absent from the snapshot's metadata.
+		#[serde(default)]
+		optional: bool,
+	},
+}
+
+impl DeleteEntry {
+	/// The item named.
+	pub fn item(&self) -> &str {
+		match self {
+			DeleteEntry::Item(i) => i,
+			DeleteEntry::Keyed { item, .. } => item,
+		}
+	}
+	/// The keys given.
+	pub fn key(&self) -> Option<&Yaml> {
+		match self {
+			DeleteEntry::Item(_) => None,
+			DeleteEntry::Keyed { key, .. } => key.as_ref(),
+		}
+	}
+	/// Whether a missing item is skipped.
+	pub fn optional(&self) -> bool {
+		matches!(self, DeleteEntry::Keyed { optional: true, .. })
+	}
+}
+
+/// One item whose block numbers are rebased.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RebaseItem {
+	/// `Pallet.Item`: the whole value is a block number.
+	Item(String),
+	/// An item with the paths holding block numbers.
+	Paths {
+		/// `Pallet.Item`.
+		item: String,
+		/// Path(s) in the value (`block`, `[*]`, `[*].1`, `` for the whole value).
+		#[serde(default)]
+		value: Option<OneOrMany>,
+		/// Index of the map key that is a block number.
+		#[serde(default)]
+		key: Option<usize>,
+		/// Skip (with a warning) when the item is absent from the snapshot's metadata.
+		#[serde(default)]
+		optional: bool,
+	},
+}
+
+/// A string or a list of strings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+	/// One.
+	One(String),
+	/// Several.
+	Many(Vec<String>),
+}
+
+impl OneOrMany {
+	/// As a list.
+	pub fn to_vec(&self) -> Vec<String> {
+		match self {
+			OneOrMany::One(s) => vec![s.clone()],
+			OneOrMany::Many(v) => v.clone(),
+		}
+	}
+}
+
+impl RebaseItem {
+	/// The item named.
+	pub fn item(&self) -> &str {
+		match self {
+			RebaseItem::Item(i) => i,
+			RebaseItem::Paths { item, .. } => item,
+		}
+	}
+	/// Whether a missing item is skipped.
+	pub fn optional(&self) -> bool {
+		matches!(self, RebaseItem::Paths { optional: true, .. })
+	}
+}
+
+/// `rebase-block-numbers`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct RebaseSection {
+	/// Warm-up W: the fork block at which ages and deadlines equal the source's (the least W
+	/// when `period` is set).
+	pub warmup: Option<u64>,
+	/// W is chosen congruent to the snapshot block modulo this period (Subtensor: tempo + 1).
+	pub period: Option<u64>,
+	/// The items.
+	#[serde(default)]
+	pub items: Vec<RebaseItem>,
+}
+
+/// A profile as written in one file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ProfileFile {
+	/// Format version (1).
+	pub version: Option<u32>,
+	/// A profile this one extends (path relative to this file).
+	pub extends: Option<String>,
+	/// Spec top-level fields.
+	#[serde(default)]
+	pub chain: Option<ChainSection>,
+	/// Dev authorities.
+	#[serde(default)]
+	pub authorities: Option<AuthoritiesSection>,
+	/// Sudo key.
+	#[serde(default)]
+	pub sudo: Option<SudoSection>,
+	/// Funded accounts.
+	#[serde(default)]
+	pub fund: Option<FundSection>,
+	/// Entries written.
+	#[serde(default)]
+	pub set: Vec<SetEntry>,
+	/// Entries removed.
+	#[serde(default)]
+	pub delete: Vec<DeleteEntry>,
+	/// Entries removed by prefix.
+	#[serde(default, alias = "delete_prefix")]
+	pub delete_prefix: Vec<DeleteEntry>,
+	/// Block-number items rebased.
+	#[serde(default, alias = "rebase_block_numbers")]
+	pub rebase_block_numbers: Option<RebaseSection>,
+	/// Runtime override (wasm path relative to the profile).
+	pub code: Option<String>,
+}
+
+/// An entry and where it was written: its file and its field path there.
+#[derive(Debug, Clone)]
+pub struct Sourced<T> {
+	/// The profile file.
+	pub file: PathBuf,
+	/// Field path in that file (`set[2]`).
+	pub path: String,
+	/// The entry.
+	pub entry: T,
+}
+
+/// A profile with its parents merged in.
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+	/// The files read, the profile first, then its parents.
+	pub files: Vec<PathBuf>,
+	/// `chain` (field by field, the child's wins).
+	pub chain: ChainSection,
+	/// `authorities` (field by field).
+	pub authorities: AuthoritiesSection,
+	/// `sudo` (the child's wins).
+	pub sudo: Option<Sourced<SudoSection>>,
+	/// `fund` settings (field by field) without its lists.
+	pub fund: FundSection,
+	/// `fund.issuance` items.
+	pub issuance: Vec<Sourced<String>>,
+	/// `fund.accounts`.
+	pub accounts: Vec<Sourced<FundAccount>>,
+	/// `set` entries, the parent's first.
+	pub set: Vec<Sourced<SetEntry>>,
+	/// `delete` entries.
+	pub delete: Vec<Sourced<DeleteEntry>>,
+	/// `delete-prefix` entries.
+	pub delete_prefix: Vec<Sourced<DeleteEntry>>,
+	/// `rebase-block-numbers.warmup`.
+	pub warmup: Option<Sourced<u64>>,
+	/// `rebase-block-numbers.period`.
+	pub period: Option<u64>,
+	/// `rebase-block-numbers.items`.
+	pub rebase: Vec<Sourced<RebaseItem>>,
+	/// The code override, resolved against its profile's directory.
+	pub code: Option<PathBuf>,
+	/// Unknown keys seen (warnings; errors under `--strict`).
+	pub unknown: Vec<Problem>,
+}
+
+fn parse_file(path: &Path) -> Result<(ProfileFile, Vec<Problem>), Vec<Problem>> {
+	let problem = |p: String, m: String| Problem {
+		file: path.to_path_buf(),
+		path: p,
+		message: m,
+	};
+	let text = std::fs::read_to_string(path).map_err(|e| {
+		vec![problem(
+			String::new(),
+			format!("cannot read the profile: {e}"),
+		)]
+	})?;
+	let de = serde_yaml::Deserializer::from_str(&text);
+	let mut unknown = Vec::new();
+	let mut on_unknown = |p: serde_ignored::Path<'_>| {
+		unknown.push(problem(
+			p.to_string(),
+			"unknown key (ignored; hint: check its spelling against the profile reference in \
+			 the README)"
+				.into(),
+		))
+	};
+	let ignored = serde_ignored::Deserializer::new(de, &mut on_unknown);
+	let file: ProfileFile = serde_path_to_error::deserialize(ignored).map_err(|e| {
+		let path = e.path().to_string();
+		let inner = e.into_inner();
+		let mut msg = inner.to_string();
+		if msg.contains("did not match any variant of untagged enum") {
+			msg = format!(
+				"{msg} (hint: write an item as `Pallet.Item` or as a map with `item:` and its \
+				 keys or paths)"
+			);
+		}
+		let path = if path == "." { String::new() } else { path };
+		vec![problem(path, msg)]
+	})?;
+	match file.version {
+		Some(PROFILE_VERSION) => {}
+		Some(v) => {
+			return Err(vec![problem(
+				"version".into(),
+				format!(
+					"profile version {v} is not supported: this stagenet reads version \
+					 {PROFILE_VERSION} (hint: upgrade stagenet, or rewrite the profile for \
+					 version {PROFILE_VERSION})"
+				),
+			)])
+		}
+		None => {
+			return Err(vec![problem(
+				"version".into(),
+				format!("missing (hint: start the profile with `version: {PROFILE_VERSION}`)"),
+			)])
+		}
+	}
+	Ok((file, unknown))
+}
+
+/// Reads a profile and the profiles it extends.
+pub fn load(path: &Path) -> Result<Profile, Vec<Problem>> {
+	let mut chain: Vec<(PathBuf, ProfileFile)> = Vec::new();
+	let mut unknown = Vec::new();
+	let mut next = Some(path.to_path_buf());
+	while let Some(p) = next.take() {
+		let canon = p.canonicalize().unwrap_or_else(|_| p.clone());
+		if chain
+			.iter()
+			.any(|(q, _)| q.canonicalize().ok().as_ref() == Some(&canon))
+		{
+			return Err(vec![Problem {
+				file: p.clone(),
+				path: "extends".into(),
+				message: "profiles extend each other in a cycle (hint: remove one `extends`)"
+					.into(),
+			}]);
+		}
+		let (file, mut u) = parse_file(&p)?;
+		unknown.append(&mut u);
+		if let Some(parent) = &file.extends {
+			let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
+			next = Some(base.join(parent));
+		}
+		chain.push((p, file));
+	}
+	// Merge from the root ancestor down.
+	let mut m = Profile {
+		unknown,
+		..Default::default()
+	};
+	fn sourced<T: Clone>(file: &Path, section: &str, list: &[T]) -> Vec<Sourced<T>> {
+		list.iter()
+			.enumerate()
+			.map(|(i, e)| Sourced {
+				file: file.to_path_buf(),
+				path: format!("{section}[{i}]"),
+				entry: e.clone(),
+			})
+			.collect()
+	}
+	for (p, f) in chain.iter().rev() {
+		let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
+		if let Some(c) = &f.chain {
+			let d = &mut m.chain;
+			d.name = c.name.clone().or(d.name.take());
+			d.id = c.id.clone().or(d.id.take());
+			d.protocol_id = c.protocol_id.clone().or(d.protocol_id.take());
+			d.chain_type = c.chain_type.or(d.chain_type);
+			d.properties = c.properties.clone().or(d.properties.take());
+		}
+		if let Some(a) = &f.authorities {
+			let d = &mut m.authorities;
+			d.validators = a.validators.or(d.validators);
+			d.uris = a.uris.clone().or(d.uris.take());
+			d.aura = a.aura.clone().or(d.aura.take());
+			d.grandpa = a.grandpa.clone().or(d.grandpa.take());
+			d.grandpa_set_id = a.grandpa_set_id.clone().or(d.grandpa_set_id.take());
+		}
+		if let Some(s) = &f.sudo {
+			m.sudo = Some(Sourced {
+				file: p.clone(),
+				path: "sudo".into(),
+				entry: s.clone(),
+			});
+		}
+		if let Some(fund) = &f.fund {
+			let d = &mut m.fund;
+			d.account_item = fund.account_item.clone().or(d.account_item.take());
+			d.free = fund.free.clone().or(d.free.take());
+			d.providers = fund.providers.clone().or(d.providers.take());
+			for s in sourced(p, "fund.issuance", &fund.issuance) {
+				if !m.issuance.iter().any(|x| x.entry == s.entry) {
+					m.issuance.push(s);
+				}
+			}
+			m.accounts
+				.extend(sourced(p, "fund.accounts", &fund.accounts));
+		}
+		m.set.extend(sourced(p, "set", &f.set));
+		m.delete.extend(sourced(p, "delete", &f.delete));
+		m.delete_prefix
+			.extend(sourced(p, "delete-prefix", &f.delete_prefix));
+		if let Some(r) = &f.rebase_block_numbers {
+			if let Some(w) = r.warmup {
+				m.warmup = Some(Sourced {
+					file: p.clone(),
+					path: "rebase-block-numbers.warmup".into(),
+					entry: w,
+				});
+			}
+			m.period = r.period.or(m.period);
+			m.rebase
+				.extend(sourced(p, "rebase-block-numbers.items", &r.items));
+		}
+		if let Some(c) = &f.code {
+			m.code = Some(dir.join(c));
+		}
+	}
+	m.files = chain.into_iter().map(|(p, _)| p).collect();
+	Ok(m)
+}
