@@ -46,6 +46,36 @@ pub fn runtime_wasm(variant: &str) -> Vec<u8> {
 /// One validator runs the `dev` chain, three run `local`.
 pub async fn start_network(name: &str, validators: usize) -> LocalNetwork {
 	let chain = if validators == 1 { "dev" } else { "local" };
+	start(
+		name,
+		ChainSource::Builtin(chain.into()),
+		validators,
+		0,
+		Duration::from_secs(180),
+	)
+	.await
+}
+
+/// Starts `validators` validators (`--alice`, `--bob` …) and `full` full nodes from a chain
+/// spec file (a fork) and waits until the network is ready: every node peered, best block
+/// advancing, a finalized block past genesis.
+pub async fn start_network_from_spec(
+	name: &str,
+	spec: &std::path::Path,
+	validators: usize,
+	full: usize,
+) -> LocalNetwork {
+	let chain = ChainSource::SpecFile(spec.to_path_buf());
+	start(name, chain, validators, full, Duration::from_secs(240)).await
+}
+
+async fn start(
+	name: &str,
+	chain: ChainSource,
+	validators: usize,
+	full_nodes: usize,
+	ready_timeout: Duration,
+) -> LocalNetwork {
 	let run_id = format!("test-{name}-{}", std::process::id());
 	let runs = repo_root().join("target/test-runs");
 	// Logs of earlier runs of this test are kept until the test runs again.
@@ -60,59 +90,22 @@ pub async fn start_network(name: &str, validators: usize) -> LocalNetwork {
 			}
 		}
 	}
-	let base_dir = runs.join(&run_id);
+	let what = format!("{chain:?}");
 	let config = NetworkConfig {
 		node_binary: node_binary(),
-		chain: ChainSource::Builtin(chain.into()),
+		chain,
 		validators,
-		full_nodes: 0,
-		base_dir,
+		full_nodes,
+		base_dir: runs.join(&run_id),
 		run_id,
 		extra_args: vec![],
 	};
 	let mut network = match LocalNetwork::start(config).await {
 		Ok(n) => n,
-		Err(e) => panic!("network `{name}` did not start: {e}"),
+		Err(e) => panic!("network `{name}` ({what}) did not start: {e}"),
 	};
-	if let Err(e) = network.wait_ready(Duration::from_secs(180)).await {
-		panic!("network `{name}` not ready: {e}");
-	}
-	network
-}
-
-/// Starts `validators` validators (`--alice`, `--bob` …) and `full` full nodes from a chain
-/// spec file (a fork) and waits until the network is ready: every node peered, best block
-/// advancing, a finalized block past genesis.
-pub async fn start_network_from_spec(
-	name: &str,
-	spec: &std::path::Path,
-	validators: usize,
-	full: usize,
-) -> LocalNetwork {
-	let run_id = format!("test-{name}-{}", std::process::id());
-	let base_dir = repo_root().join("target/test-runs").join(&run_id);
-	let _ = std::fs::remove_dir_all(&base_dir);
-	let config = NetworkConfig {
-		node_binary: node_binary(),
-		chain: ChainSource::SpecFile(spec.to_path_buf()),
-		validators,
-		full_nodes: full,
-		base_dir,
-		run_id,
-		extra_args: vec![],
-	};
-	let mut network = match LocalNetwork::start(config).await {
-		Ok(n) => n,
-		Err(e) => panic!(
-			"network `{name}` did not start from `{}`: {e}",
-			spec.display()
-		),
-	};
-	if let Err(e) = network.wait_ready(Duration::from_secs(240)).await {
-		panic!(
-			"network `{name}` (from `{}`) not ready: {e}",
-			spec.display()
-		);
+	if let Err(e) = network.wait_ready(ready_timeout).await {
+		panic!("network `{name}` ({what}) not ready: {e}");
 	}
 	network
 }

@@ -118,37 +118,14 @@ impl Encoder<'_> {
 	}
 
 	fn describe(&self, ty: u32) -> String {
-		// A short name: one level of fields.
-		let mut s = String::new();
-		if let Some(t) = self.types.resolve(ty) {
-			s = t.path.segments.last().cloned().unwrap_or_default();
-			if let TypeDef::Primitive(p) = &t.type_def {
-				s = primitive_name(p).to_string();
-			}
-			if let TypeDef::Sequence(seq) = &t.type_def {
-				s = format!("Vec<{}>", self.describe(seq.type_param.id));
-			}
-			if let TypeDef::Array(a) = &t.type_def {
-				s = format!("[{}; {}]", self.describe(a.type_param.id), a.len);
-			}
-			if let TypeDef::Tuple(tu) = &t.type_def {
-				s = format!(
-					"({})",
-					tu.fields
-						.iter()
-						.map(|f| self.describe(f.id))
-						.collect::<Vec<_>>()
-						.join(", ")
-				);
-			}
-			if let TypeDef::Compact(c) = &t.type_def {
-				s = format!("Compact<{}>", self.describe(c.type_param.id));
-			}
-		}
-		if s.is_empty() {
-			format!("<type #{ty}>")
-		} else {
-			s
+		super::meta::short_name(self.types, ty)
+	}
+
+	fn err_because(&self, path: &str, ty: u32, v: &Yaml, reason: &str) -> EncodeError {
+		EncodeError {
+			path: path.to_string(),
+			expected: self.describe(ty),
+			seen: format!("{} ({reason})", seen(v)),
 		}
 	}
 
@@ -205,13 +182,9 @@ impl Encoder<'_> {
 				let elem = a.type_param.id;
 				if self.is_u8(elem) {
 					if let Yaml::String(s) = v {
-						let bytes = self.array_bytes(t, s, a.len as usize).map_err(|reason| {
-							EncodeError {
-								path: path.to_string(),
-								expected: self.describe(ty),
-								seen: format!("{} ({reason})", seen(v)),
-							}
-						})?;
+						let bytes = self
+							.array_bytes(t, s, a.len as usize)
+							.map_err(|reason| self.err_because(path, ty, v, &reason))?;
 						out.extend_from_slice(&bytes);
 						return Ok(());
 					}
@@ -258,14 +231,9 @@ impl Encoder<'_> {
 						self.types.resolve(c.fields[0].ty.id).map(|t| &t.type_def),
 					) {
 						if self.is_u8(a.type_param.id) {
-							let bytes =
-								self.array_bytes(t, s, a.len as usize).map_err(|reason| {
-									EncodeError {
-										path: path.to_string(),
-										expected: self.describe(ty),
-										seen: format!("{} ({reason})", seen(v)),
-									}
-								})?;
+							let bytes = self
+								.array_bytes(t, s, a.len as usize)
+								.map_err(|reason| self.err_because(path, ty, v, &reason))?;
 							out.extend_from_slice(&bytes);
 							return Ok(());
 						}

@@ -210,6 +210,11 @@ impl Meta {
 	}
 }
 
+/// A short name of a type for error messages (`u64`, `Vec<u64>`, `AxonInfo`, `AccountId32`).
+pub fn short_name(types: &PortableRegistry, ty: u32) -> String {
+	describe(types, ty, 0)
+}
+
 /// The definition under single-field composites (`struct Foo(u64)`).
 pub fn unwrap_newtype<'a>(
 	types: &'a PortableRegistry,

@@ -173,18 +173,12 @@ fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Fo
 	}
 }
 
-/// One compiled change, for the per-pallet summary and error messages.
-#[derive(Debug, Clone)]
-struct SetValue {
-	value: Vec<u8>,
-}
-
 /// Everything the profile asks for, compiled to keys and bytes.
 #[derive(Default)]
 struct Plan {
 	/// Exact keys written (set, authorities, sudo, funded accounts, issuance, `:code`,
 	/// rebased keys). They win over deletes.
-	sets: BTreeMap<Vec<u8>, SetValue>,
+	sets: BTreeMap<Vec<u8>, Vec<u8>>,
 	/// Exact keys removed.
 	deletes: BTreeSet<Vec<u8>>,
 	/// Key prefixes removed.
@@ -195,15 +189,46 @@ struct Plan {
 	sudo: Option<String>,
 	funded: Vec<Funded>,
 	issuance: Vec<IssuanceChange>,
-	code: Option<(PathBuf, Vec<u8>, RuntimeInfo)>,
+	/// The runtime override's version (its bytes are in `sets` under `:code`).
+	code: Option<RuntimeInfo>,
 }
 
-/// Collects problems with their profile file and path.
-struct Problems(Vec<Problem>);
+/// Collects problems with their profile file and path, and the optional entries skipped.
+#[derive(Default)]
+struct Problems {
+	list: Vec<Problem>,
+	skipped: Vec<String>,
+}
 
 impl Problems {
+	/// Resolves `name` (`Pallet.Item`) through the metadata. A missing item is a problem, or,
+	/// for an entry marked `optional: true`, a warning and `None`.
+	fn resolve(
+		&mut self,
+		meta: &Meta,
+		file: &Path,
+		path: &str,
+		name: &str,
+		optional: bool,
+	) -> Option<Item> {
+		match meta.item(name) {
+			Ok(i) => Some(i),
+			Err(e) if optional => {
+				self.skipped.push(format!(
+					"{}: `{path}`: skipped (optional): {e}",
+					file.display()
+				));
+				None
+			}
+			Err(e) => {
+				self.push(file, path, e);
+				None
+			}
+		}
+	}
+
 	fn push(&mut self, file: &Path, path: impl Into<String>, message: impl Into<String>) {
-		self.0.push(Problem {
+		self.list.push(Problem {
 			file: file.to_path_buf(),
 			path: path.into(),
 			message: message.into(),
@@ -270,13 +295,10 @@ fn scan_prefixes(
 	prefixes: &[Vec<u8>],
 	mut f: impl FnMut(&[u8], &[u8]) -> Result<()>,
 ) -> Result<()> {
-	let snapshot = reader_path(reader);
-	let wanted: Vec<usize> = reader
-		.chunks()
-		.iter()
-		.enumerate()
-		.filter(|(_, c)| c.trie == 0)
-		.filter(|(_, c)| {
+	let wanted: Vec<usize> = trie_chunks(reader, 0)
+		.into_iter()
+		.filter(|&i| {
+			let c = &reader.chunks()[i];
 			let first = hex::decode(c.first_key.trim_start_matches("0x")).unwrap_or_default();
 			let last = hex::decode(c.last_key.trim_start_matches("0x")).unwrap_or_default();
 			prefixes.iter().any(|p| {
@@ -285,32 +307,63 @@ fn scan_prefixes(
 					&& (first.starts_with(p) || first.as_slice() <= p.as_slice())
 			})
 		})
-		.map(|(i, _)| i)
 		.collect();
 	for i in wanted {
-		let raw = reader.read_chunk(i).map_err(|source| ForkError::Snapshot {
-			path: snapshot.clone(),
-			source,
-		})?;
-		for pair in crate::format::pairs(&raw) {
-			let (k, v) = pair.map_err(|at| ForkError::Snapshot {
-				path: snapshot.clone(),
-				source: crate::SnapshotError::Corrupt {
-					path: snapshot.clone(),
-					chunk: Some(i as u64),
-					reason: format!("its pairs are torn at byte {at}"),
-				},
-			})?;
+		each_pair(reader, i, |k, v| {
 			if prefixes.iter().any(|p| k.starts_with(p)) {
 				f(k, v)?;
 			}
-		}
+			Ok(())
+		})?;
 	}
 	Ok(())
 }
 
-fn reader_path(reader: &Reader) -> PathBuf {
-	reader.path().to_path_buf()
+/// Removes the file it holds when dropped (a spec being written when an error returns).
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+	fn drop(&mut self) {
+		if let Some(p) = self.0.take() {
+			let _ = std::fs::remove_file(p);
+		}
+	}
+}
+
+/// The chunks of trie `trie`, in file (= key) order.
+fn trie_chunks(reader: &Reader, trie: u32) -> Vec<usize> {
+	reader
+		.chunks()
+		.iter()
+		.enumerate()
+		.filter(|(_, c)| c.trie == trie)
+		.map(|(i, _)| i)
+		.collect()
+}
+
+/// Calls `f` on every pair of chunk `i`; a torn chunk is an error, never skipped.
+fn each_pair(
+	reader: &mut Reader,
+	i: usize,
+	mut f: impl FnMut(&[u8], &[u8]) -> Result<()>,
+) -> Result<()> {
+	let path = reader.path().to_path_buf();
+	let raw = reader.read_chunk(i).map_err(|source| ForkError::Snapshot {
+		path: path.clone(),
+		source,
+	})?;
+	for pair in crate::format::pairs(&raw) {
+		let (k, v) = pair.map_err(|at| ForkError::Snapshot {
+			path: path.clone(),
+			source: crate::SnapshotError::Corrupt {
+				path: path.clone(),
+				chunk: Some(i as u64),
+				reason: format!("its pairs are torn at byte {at}"),
+			},
+		})?;
+		f(k, v)?;
+	}
+	Ok(())
 }
 
 /// Looks up exact keys of the top trie.
@@ -419,7 +472,7 @@ pub fn fork(opts: &ForkOptions, mut progress: impl FnMut(&str)) -> Result<ForkSu
 		&mut warnings,
 	)?;
 	let runtime = match &plan.code {
-		Some((_, _, rt)) => rt.clone(),
+		Some(rt) => rt.clone(),
 		None => header.runtime.clone().unwrap_or(RuntimeInfo {
 			spec_name: String::new(),
 			impl_name: String::new(),
@@ -482,18 +535,12 @@ pub fn fork(opts: &ForkOptions, mut progress: impl FnMut(&str)) -> Result<ForkSu
 		progress("recomputing child trie roots for the runtime's state version");
 		for t in header.tries.iter().filter(|t| t.id != 0) {
 			let mut b = RootBuilder::new(version);
-			let chunks: Vec<usize> = reader
-				.chunks()
-				.iter()
-				.enumerate()
-				.filter(|(_, c)| c.trie == t.id)
-				.map(|(i, _)| i)
-				.collect();
-			for i in chunks {
-				let raw = reader.read_chunk(i).map_err(snap_err)?;
-				for (k, v) in crate::format::pairs(&raw).flatten() {
+			for i in trie_chunks(&reader, t.id) {
+				// Order was checked when the snapshot verified.
+				each_pair(&mut reader, i, |k, v| {
 					let _ = b.push(k, v);
-				}
+					Ok(())
+				})?;
 			}
 			let child = hex::decode(t.child.clone().unwrap_or_default().trim_start_matches("0x"))
 				.unwrap_or_default();
@@ -507,6 +554,8 @@ pub fn fork(opts: &ForkOptions, mut progress: impl FnMut(&str)) -> Result<ForkSu
 	progress("writing the chain spec");
 	let tmp = opts.out.with_extension("json.partial");
 	let file = std::fs::File::create(&tmp).map_err(io("create", &tmp))?;
+	// Whatever fails from here on, no partial spec is left behind.
+	let mut partial = RemoveOnDrop(Some(tmp.clone()));
 	let mut w = BufWriter::with_capacity(1 << 20, file);
 	let write_err = |e: std::io::Error| ForkError::Io {
 		op: "write",
@@ -583,45 +632,29 @@ pub fn fork(opts: &ForkOptions, mut progress: impl FnMut(&str)) -> Result<ForkSu
 	};
 	let sets = std::mem::take(&mut plan.sets);
 	let mut pending = sets.iter().peekable();
-	let top_chunks: Vec<usize> = reader
-		.chunks()
-		.iter()
-		.enumerate()
-		.filter(|(_, c)| c.trie == 0)
-		.map(|(i, _)| i)
-		.collect();
-	let mut failure: Option<ForkError> = None;
-	for i in top_chunks {
-		let raw = reader.read_chunk(i).map_err(snap_err)?;
-		for pair in crate::format::pairs(&raw) {
-			let Ok((k, v)) = pair else {
-				return Err(snap_err(crate::SnapshotError::Corrupt {
-					path: opts.snapshot.clone(),
-					chunk: Some(i as u64),
-					reason: "its pairs are torn".into(),
-				}));
-			};
+	for i in trie_chunks(&reader, 0) {
+		each_pair(&mut reader, i, |k, v| {
 			while let Some((sk, sv)) = pending.peek() {
 				if sk.as_slice() >= k {
 					break;
 				}
-				emit(&mut w, &mut root, sk, &sv.value).map_err(write_err)?;
+				emit(&mut w, &mut root, sk, sv).map_err(write_err)?;
 				bump(sk, 1);
 				pending.next();
 			}
 			if let Some((sk, sv)) = pending.peek() {
 				if sk.as_slice() == k {
-					emit(&mut w, &mut root, k, &sv.value).map_err(write_err)?;
-					if sv.value != v {
+					emit(&mut w, &mut root, k, sv).map_err(write_err)?;
+					if sv.as_slice() != v {
 						bump(k, 0);
 					}
 					pending.next();
-					continue;
+					return Ok(());
 				}
 			}
 			if plan.deletes.contains(k) || plan.delete_prefixes.iter().any(|p| k.starts_with(p)) {
 				bump(k, 2);
-				continue;
+				return Ok(());
 			}
 			let rule = (k.len() >= 32)
 				.then(|| <[u8; 32]>::try_from(&k[..32]).ok())
@@ -632,40 +665,29 @@ pub fn fork(opts: &ForkOptions, mut progress: impl FnMut(&str)) -> Result<ForkSu
 					let rule = &mut plan.rules[r];
 					rule.stats.entries += 1;
 					let stats = &mut rule.stats;
-					match rebase::map_value(
+					let nv = rebase::map_value(
 						meta.types(),
 						rule.item.value_ty,
 						v,
 						&rule.value_paths,
 						|n, max| shift.apply(n, max, stats),
-					) {
-						Ok(nv) => {
-							if nv != v {
-								bump(k, 0);
-							}
-							emit(&mut w, &mut root, k, &nv).map_err(write_err)?;
-						}
-						Err(reason) => {
-							failure.get_or_insert(ForkError::Inconsistent {
-								item: rule.item.label(),
-								reason,
-							});
-							emit(&mut w, &mut root, k, v).map_err(write_err)?;
-						}
+					)
+					.map_err(|reason| ForkError::Inconsistent {
+						item: rule.item.label(),
+						reason,
+					})?;
+					if nv != v {
+						bump(k, 0);
 					}
+					emit(&mut w, &mut root, k, &nv).map_err(write_err)
 				}
-				_ => emit(&mut w, &mut root, k, v).map_err(write_err)?,
+				_ => emit(&mut w, &mut root, k, v).map_err(write_err),
 			}
-		}
+		})?;
 	}
 	for (sk, sv) in pending {
-		emit(&mut w, &mut root, sk, &sv.value).map_err(write_err)?;
+		emit(&mut w, &mut root, sk, sv).map_err(write_err)?;
 		bump(sk, 1);
-	}
-	if let Some(e) = failure {
-		drop(w);
-		let _ = std::fs::remove_file(&tmp);
-		return Err(e);
 	}
 	let state_root = root.finish();
 
@@ -680,25 +702,16 @@ pub fn fork(opts: &ForkOptions, mut progress: impl FnMut(&str)) -> Result<ForkSu
 		}
 		first_child = false;
 		write!(w, "\"{}\":{{", child).map_err(write_err)?;
-		let chunks: Vec<usize> = reader
-			.chunks()
-			.iter()
-			.enumerate()
-			.filter(|(_, c)| c.trie == t.id)
-			.map(|(i, _)| i)
-			.collect();
 		let mut first_pair = true;
-		for i in chunks {
-			let raw = reader.read_chunk(i).map_err(snap_err)?;
-			for (k, v) in crate::format::pairs(&raw).flatten() {
+		for i in trie_chunks(&reader, t.id) {
+			each_pair(&mut reader, i, |k, v| {
 				if !first_pair {
 					w.write_all(b",").map_err(write_err)?;
 				}
 				first_pair = false;
 				child_keys += 1;
-				write!(w, "\"0x{}\":\"0x{}\"", hex::encode(k), hex::encode(v))
-					.map_err(write_err)?;
-			}
+				write!(w, "\"0x{}\":\"0x{}\"", hex::encode(k), hex::encode(v)).map_err(write_err)
+			})?;
 		}
 		w.write_all(b"}").map_err(write_err)?;
 	}
@@ -708,6 +721,7 @@ pub fn fork(opts: &ForkOptions, mut progress: impl FnMut(&str)) -> Result<ForkSu
 	let spec_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
 	drop(file);
 	std::fs::rename(&tmp, &opts.out).map_err(io("rename", &opts.out))?;
+	partial.0 = None;
 
 	Ok(ForkSummary {
 		out: opts.out.clone(),
@@ -779,7 +793,7 @@ fn compile(
 	warnings: &mut Vec<String>,
 ) -> Result<(Plan, Option<u64>)> {
 	let mut plan = Plan::default();
-	let mut problems = Problems(Vec::new());
+	let mut problems = Problems::default();
 	let main_file = profile
 		.files
 		.first()
@@ -787,50 +801,16 @@ fn compile(
 		.unwrap_or_else(|| opts.profile.clone());
 	let types = meta.types();
 
-	let item_or = |problems: &mut Problems, file: &Path, path: &str, name: &str| -> Option<Item> {
-		match meta.item(name) {
-			Ok(i) => Some(i),
-			Err(e) => {
-				problems.push(file, path, e);
-				None
-			}
-		}
-	};
-	// An entry marked `optional: true` whose item the metadata lacks is skipped with a warning.
-	let mut skipped = Vec::new();
-	let mut optional_item =
-		|file: &Path, path: &str, name: &str, optional: bool| -> Option<Result<Item, Problem>> {
-			match meta.item(name) {
-				Ok(i) => Some(Ok(i)),
-				Err(e) if optional => {
-					skipped.push(format!(
-						"{}: `{path}`: skipped (optional): {e}",
-						file.display()
-					));
-					None
-				}
-				Err(e) => Some(Err(Problem {
-					file: file.to_path_buf(),
-					path: path.into(),
-					message: e,
-				})),
-			}
-		};
-
 	// set
 	for s in &profile.set {
-		let item = match optional_item(
+		let Some(item) = problems.resolve(
+			meta,
 			&s.file,
 			&format!("{}.item", s.path),
 			&s.entry.item,
 			s.entry.optional,
-		) {
-			None => continue,
-			Some(Err(p)) => {
-				problems.0.push(p);
-				continue;
-			}
-			Some(Ok(i)) => i,
+		) else {
+			continue;
 		};
 		let key = match storage_key(meta, &item, s.entry.key.as_ref(), false) {
 			Ok(k) => k,
@@ -841,7 +821,7 @@ fn compile(
 		};
 		match encode::encode(types, item.value_ty, &s.entry.value) {
 			Ok(v) => {
-				plan.sets.insert(key, SetValue { value: v });
+				plan.sets.insert(key, v);
 			}
 			Err(e) => problems.push(
 				&s.file,
@@ -852,13 +832,10 @@ fn compile(
 	}
 	// delete
 	for d in &profile.delete {
-		let item = match optional_item(&d.file, &d.path, d.entry.item(), d.entry.optional()) {
-			None => continue,
-			Some(Err(p)) => {
-				problems.0.push(p);
-				continue;
-			}
-			Some(Ok(i)) => i,
+		let Some(item) =
+			problems.resolve(meta, &d.file, &d.path, d.entry.item(), d.entry.optional())
+		else {
+			continue;
 		};
 		if !item.keys.is_empty() && d.entry.key().is_none() {
 			problems.push(
@@ -880,13 +857,10 @@ fn compile(
 		}
 	}
 	for d in &profile.delete_prefix {
-		let item = match optional_item(&d.file, &d.path, d.entry.item(), d.entry.optional()) {
-			None => continue,
-			Some(Err(p)) => {
-				problems.0.push(p);
-				continue;
-			}
-			Some(Ok(i)) => i,
+		let Some(item) =
+			problems.resolve(meta, &d.file, &d.path, d.entry.item(), d.entry.optional())
+		else {
+			continue;
 		};
 		match storage_key(meta, &item, d.entry.key(), true) {
 			Ok(k) => plan.delete_prefixes.push(k),
@@ -987,13 +961,12 @@ fn compile(
 						"authorities.grandpa-set-id",
 					),
 				] {
-					let Some(item) = item_or(&mut problems, &main_file, path, name) else {
+					let Some(item) = problems.resolve(meta, &main_file, path, name, false) else {
 						continue;
 					};
 					match encode::encode(types, item.value_ty, yaml) {
 						Ok(v) => {
-							plan.sets
-								.insert(item.prefix.to_vec(), SetValue { value: v });
+							plan.sets.insert(item.prefix.to_vec(), v);
 						}
 						Err(e) => problems.push(
 							&main_file,
@@ -1009,8 +982,7 @@ fn compile(
 					wk.extend_from_slice(&hex::decode(&v.grandpa[2..]).unwrap_or_default());
 					wk.extend_from_slice(&1u64.to_le_bytes());
 				}
-				plan.sets
-					.insert(b":grandpa_authorities".to_vec(), SetValue { value: wk });
+				plan.sets.insert(b":grandpa_authorities".to_vec(), wk);
 				plan.validators = vals;
 			}
 		}
@@ -1025,12 +997,11 @@ fn compile(
 				account.clone(),
 			),
 		};
-		if let Some(item) = item_or(&mut problems, &s.file, "sudo", &item_name) {
+		if let Some(item) = problems.resolve(meta, &s.file, "sudo", &item_name, false) {
 			match encode::encode(types, item.value_ty, &Yaml::String(account.clone())) {
 				Ok(v) => {
 					plan.sudo = keys::account(&account).ok().map(|a| keys::ss58(&a));
-					plan.sets
-						.insert(item.prefix.to_vec(), SetValue { value: v });
+					plan.sets.insert(item.prefix.to_vec(), v);
 				}
 				Err(e) => problems.push(&s.file, "sudo", format!("{e}")),
 			}
@@ -1059,13 +1030,8 @@ fn compile(
 				});
 			}
 		}
-		plan.sets.insert(
-			b":code".to_vec(),
-			SetValue {
-				value: bytes.clone(),
-			},
-		);
-		plan.code = Some((path, bytes, rt));
+		plan.sets.insert(b":code".to_vec(), bytes);
+		plan.code = Some(rt);
 	}
 
 	// rebase
@@ -1084,18 +1050,14 @@ fn compile(
 			Some(w) => warmup = Some(rebase::choose_warmup(h, w, profile.period)),
 		}
 		for r in &profile.rebase {
-			let item = match optional_item(
+			let Some(item) = problems.resolve(
+				meta,
 				&r.file,
 				&format!("{}.item", r.path),
 				r.entry.item(),
 				r.entry.optional(),
-			) {
-				None => continue,
-				Some(Err(p)) => {
-					problems.0.push(p);
-					continue;
-				}
-				Some(Ok(i)) => i,
+			) else {
+				continue;
 			};
 			let (value_paths, key) = match &r.entry {
 				profile::RebaseItem::Item(_) => (vec![String::new()], None),
@@ -1165,7 +1127,9 @@ fn compile(
 			.unwrap_or_else(|| "System.Account".into());
 		let free = fund.free.clone().unwrap_or_else(|| "data.free".into());
 		let providers = fund.providers.clone().unwrap_or_else(|| "providers".into());
-		if let Some(item) = item_or(&mut problems, &main_file, "fund.account-item", &acc_name) {
+		if let Some(item) =
+			problems.resolve(meta, &main_file, "fund.account-item", &acc_name, false)
+		{
 			let mut ok = true;
 			let mut segs = Vec::new();
 			for (field, text) in [("fund.free", &free), ("fund.providers", &providers)] {
@@ -1228,7 +1192,7 @@ fn compile(
 			}
 			let mut issuance = Vec::new();
 			for s in &profile.issuance {
-				if let Some(it) = item_or(&mut problems, &s.file, &s.path, &s.entry) {
+				if let Some(it) = problems.resolve(meta, &s.file, &s.path, &s.entry, false) {
 					if !it.keys.is_empty() || !rebase::is_uint(types, it.value_ty) {
 						problems.push(
 							&s.file,
@@ -1258,10 +1222,10 @@ fn compile(
 		}
 	}
 
-	warnings.append(&mut skipped);
-	if !problems.0.is_empty() {
+	warnings.append(&mut problems.skipped);
+	if !problems.list.is_empty() {
 		return Err(ForkError::Profile {
-			problems: problems.0,
+			problems: problems.list,
 		});
 	}
 
@@ -1300,7 +1264,7 @@ fn compile(
 				if old != new {
 					plan.deletes.insert(old);
 				}
-				plan.sets.entry(new).or_insert(SetValue { value });
+				plan.sets.entry(new).or_insert(value);
 			}
 			plan.rules.push(Rule {
 				item,
@@ -1317,10 +1281,7 @@ fn compile(
 		wanted.extend(issuance.iter().map(|i| i.prefix.to_vec()));
 		let found = lookup(reader, &wanted)?;
 		let current = |k: &[u8], plan: &Plan| -> Option<Vec<u8>> {
-			plan.sets
-				.get(k)
-				.map(|s| s.value.clone())
-				.or_else(|| found.get(k).cloned())
+			plan.sets.get(k).cloned().or_else(|| found.get(k).cloned())
 		};
 		let mut total: u128 = 0;
 		for (key, acct, given, amount) in accounts {
@@ -1367,7 +1328,7 @@ fn compile(
 				});
 			}
 			total = total.saturating_add(amount);
-			plan.sets.insert(key, SetValue { value });
+			plan.sets.insert(key, value);
 			plan.funded.push(Funded {
 				account: keys::ss58(&acct),
 				given_as: given,
@@ -1399,7 +1360,7 @@ fn compile(
 					"{reason} (the funded total {total} does not fit the issuance type)"
 				),
 			})?;
-			plan.sets.insert(it.prefix.to_vec(), SetValue { value });
+			plan.sets.insert(it.prefix.to_vec(), value);
 			plan.issuance.push(IssuanceChange {
 				item: it.label(),
 				before,

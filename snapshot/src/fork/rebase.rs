@@ -107,7 +107,7 @@ pub fn check_path(types: &PortableRegistry, ty: u32, path: &[Seg]) -> Result<u12
 				_ => Err(format!(
 					"it ends at `{}`, not a block number (hint: add the field or `[*]` that \
 					 leads to the number)",
-					describe_short(types, id)
+					super::meta::short_name(types, id)
 				)),
 			};
 		};
@@ -123,20 +123,20 @@ pub fn check_path(types: &PortableRegistry, ty: u32, path: &[Seg]) -> Result<u12
 						c.fields.iter().filter_map(|f| f.name.as_deref()).collect();
 					format!(
 						"`{}` has no field `{name}` (its fields: {})",
-						describe_short(types, id),
+						super::meta::short_name(types, id),
 						names.join(", ")
 					)
 				})?,
-			(TypeDef::Composite(c), Seg::Index(n)) => c
-				.fields
-				.get(*n)
-				.map(|f| f.ty.id)
-				.ok_or_else(|| format!("`{}` has no field {n}", describe_short(types, id)))?,
+			(TypeDef::Composite(c), Seg::Index(n)) => {
+				c.fields.get(*n).map(|f| f.ty.id).ok_or_else(|| {
+					format!("`{}` has no field {n}", super::meta::short_name(types, id))
+				})?
+			}
 			(TypeDef::Tuple(tu), Seg::Index(n)) => {
 				tu.fields.get(*n).map(|f| f.id).ok_or_else(|| {
 					format!(
 						"the tuple `{}` has no element {n}",
-						describe_short(types, id)
+						super::meta::short_name(types, id)
 					)
 				})?
 			}
@@ -145,7 +145,7 @@ pub fn check_path(types: &PortableRegistry, ty: u32, path: &[Seg]) -> Result<u12
 			(_, seg) => {
 				return Err(format!(
 					"`{}` cannot be entered with `{}`",
-					describe_short(types, id),
+					super::meta::short_name(types, id),
 					match seg {
 						Seg::Field(f) => format!(".{f}"),
 						Seg::Index(n) => format!("[{n}]"),
@@ -156,24 +156,6 @@ pub fn check_path(types: &PortableRegistry, ty: u32, path: &[Seg]) -> Result<u12
 		};
 	}
 	Err("the path is too deep".into())
-}
-
-fn describe_short(types: &PortableRegistry, id: u32) -> String {
-	let Some(t) = types.resolve(id) else {
-		return format!("<type #{id}>");
-	};
-	match &t.type_def {
-		TypeDef::Primitive(p) => super::meta::primitive_name(p).into(),
-		TypeDef::Sequence(_) => "Vec<…>".into(),
-		TypeDef::Array(a) => format!("[…; {}]", a.len),
-		TypeDef::Tuple(_) => "(…)".into(),
-		_ => t
-			.path
-			.segments
-			.last()
-			.cloned()
-			.unwrap_or_else(|| format!("<type #{id}>")),
-	}
 }
 
 /// The warm-up: the least `w ≥ warmup` with `w ≡ h (mod period)`.

@@ -1,17 +1,8 @@
 //! `stagenet fork` as users run it, on a snapshot of a real dev node: the summary, and every
 //! kind of bad input refused with exit code 2, a field path and a hint, leaving no spec behind.
 
-use super::{repo_root, stagenet};
+use super::{repo_root, run};
 use std::path::{Path, PathBuf};
-
-fn run(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
-	let out = stagenet().args(args).output().expect("run stagenet");
-	(
-		out.status.code(),
-		String::from_utf8_lossy(&out.stdout).into_owned(),
-		String::from_utf8_lossy(&out.stderr).into_owned(),
-	)
-}
 
 fn fork(snap: &Path, profile: &Path, out: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
 	let mut args: Vec<&std::ffi::OsStr> = vec![

@@ -10,6 +10,16 @@ fn stagenet() -> Command {
 	Command::new(env!("CARGO_BIN_EXE_stagenet"))
 }
 
+/// Runs `stagenet` with `args`: exit code, stdout, stderr.
+fn run(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
+	let out = stagenet().args(args).output().expect("run stagenet");
+	(
+		out.status.code(),
+		String::from_utf8_lossy(&out.stdout).into_owned(),
+		String::from_utf8_lossy(&out.stderr).into_owned(),
+	)
+}
+
 fn repo_root() -> PathBuf {
 	PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -157,14 +167,6 @@ async fn snapshot_inspect_and_verify_from_the_command_line() {
 	let _ = std::fs::remove_dir_all(&dir);
 	std::fs::create_dir_all(&dir).expect("create dir");
 	let snap = dir.join("state.snap");
-	let run = |args: &[&std::ffi::OsStr]| {
-		let out = stagenet().args(args).output().expect("run stagenet");
-		(
-			out.status.code(),
-			String::from_utf8_lossy(&out.stdout).into_owned(),
-			String::from_utf8_lossy(&out.stderr).into_owned(),
-		)
-	};
 	let url = node.url();
 	let (code, stdout, stderr) = run(&[
 		"snapshot".as_ref(),
