@@ -1,9 +1,13 @@
 //! Paths of the built test chain, networks started for one test, and bounded waits.
 
-use stagenet_network::{ChainSource, LocalNetwork, NetworkConfig};
+use stagenet_config::{Chain, NodeDefaults, Topology};
+use stagenet_network::{provider::Provider as _, LocalProvider, Network, NetworkPlan};
 use std::{
+	collections::BTreeMap,
 	future::Future,
+	num::NonZeroU32,
 	path::PathBuf,
+	sync::Arc,
 	time::{Duration, Instant},
 };
 
@@ -44,11 +48,11 @@ pub fn runtime_wasm(variant: &str) -> Vec<u8> {
 
 /// Starts a network of the test chain for the test `name` and waits until it is ready.
 /// One validator runs the `dev` chain, three run `local`.
-pub async fn start_network(name: &str, validators: usize) -> LocalNetwork {
+pub async fn start_network(name: &str, validators: u32) -> Network {
 	let chain = if validators == 1 { "dev" } else { "local" };
 	start(
 		name,
-		ChainSource::Builtin(chain.into()),
+		Chain::Builtin(chain.into()),
 		validators,
 		0,
 		Duration::from_secs(180),
@@ -62,20 +66,20 @@ pub async fn start_network(name: &str, validators: usize) -> LocalNetwork {
 pub async fn start_network_from_spec(
 	name: &str,
 	spec: &std::path::Path,
-	validators: usize,
-	full: usize,
-) -> LocalNetwork {
-	let chain = ChainSource::SpecFile(spec.to_path_buf());
+	validators: u32,
+	full: u32,
+) -> Network {
+	let chain = Chain::Spec(spec.to_path_buf());
 	start(name, chain, validators, full, Duration::from_secs(240)).await
 }
 
 async fn start(
 	name: &str,
-	chain: ChainSource,
-	validators: usize,
-	full_nodes: usize,
+	chain: Chain,
+	validators: u32,
+	full_nodes: u32,
 	ready_timeout: Duration,
-) -> LocalNetwork {
+) -> Network {
 	let run_id = format!("test-{name}-{}", std::process::id());
 	let runs = repo_root().join("target/test-runs");
 	// Logs of earlier runs of this test are kept until the test runs again.
@@ -91,16 +95,18 @@ async fn start(
 		}
 	}
 	let what = format!("{chain:?}");
-	let config = NetworkConfig {
-		node_binary: node_binary(),
-		chain,
-		validators,
-		full_nodes,
-		base_dir: runs.join(&run_id),
-		run_id,
-		extra_args: vec![],
-	};
-	let mut network = match LocalNetwork::start(config).await {
+	let topology = topology(chain, validators, full_nodes, 0);
+	let provider = LocalProvider::new();
+	let plan = NetworkPlan::new(
+		&topology,
+		provider.name(),
+		&provider.capabilities(),
+		&run_id,
+		runs.join(&run_id),
+		None,
+	)
+	.unwrap_or_else(|e| panic!("network `{name}` ({what}) cannot be planned: {e}"));
+	let mut network = match Network::start(Arc::new(provider), plan).await {
 		Ok(n) => n,
 		Err(e) => panic!("network `{name}` ({what}) did not start: {e}"),
 	};
@@ -108,6 +114,46 @@ async fn start(
 		panic!("network `{name}` ({what}) not ready: {e}");
 	}
 	network
+}
+
+/// A topology of the test chain's node: `validators` validators (`//Alice` …), `full` full
+/// nodes and `rpc` RPC nodes.
+pub fn topology(chain: Chain, validators: u32, full: u32, rpc: u32) -> Topology {
+	Topology {
+		file: PathBuf::from("(test)"),
+		name: None,
+		chain,
+		node: NodeDefaults {
+			binary: Some(node_binary()),
+			..Default::default()
+		},
+		validators: NonZeroU32::new(validators).unwrap_or(NonZeroU32::MIN),
+		validator_uris: None,
+		full_nodes: full,
+		rpc_nodes: rpc,
+		nodes: BTreeMap::new(),
+		ready_timeout: Duration::from_secs(180),
+		workloads: Vec::new(),
+	}
+}
+
+/// Process ids whose environment carries `STAGENET_RUN=<run_id>` (nodes, their guards,
+/// workloads).
+pub fn run_processes(run_id: &str) -> Vec<u32> {
+	let needle = format!("STAGENET_RUN={run_id}");
+	let mut pids = Vec::new();
+	for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+		let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+			continue;
+		};
+		let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+			continue;
+		};
+		if environ.split(|b| *b == 0).any(|v| v == needle.as_bytes()) {
+			pids.push(pid);
+		}
+	}
+	pids
 }
 
 /// Polls `probe` every `every` until it returns `Some`, for at most `timeout`. On timeout

@@ -535,8 +535,8 @@ async fn fork_runs_like_the_source_from_block_w_with_three_dev_validators() {
 		epochs_b.iter().all(|b| *b > h) && epochs_b != shifted,
 		"without rebasing subnet 1 has no epoch before block H = {h}: {epochs_b:?}"
 	);
-	net_a.shutdown().await;
-	net_b.shutdown().await;
+	net_a.shutdown().await.expect("shutdown");
+	net_b.shutdown().await.expect("shutdown");
 
 	// A runtime override boots and migrates at block 1, as on an upgrade.
 	let spec_c = dir.join("fork-upgrade-ok.json");
@@ -594,5 +594,5 @@ async fn fork_runs_like_the_source_from_block_w_with_three_dev_validators() {
 		.expect("flag");
 	assert_eq!(flag, Some(true));
 	assert_eq!(fork_c.spec_version_at(b1).await.expect("version"), 101);
-	net_c.shutdown().await;
+	net_c.shutdown().await.expect("shutdown");
 }

@@ -1,6 +1,6 @@
 //! A three-validator network of the test chain reaches itself, produces and finalizes.
 
-use stagenet_fork_tests::harness::{start_network, wait_for};
+use stagenet_fork_tests::harness::{run_processes, start_network, wait_for};
 use stagenet_network::ChainRpc;
 use std::time::Duration;
 
@@ -66,13 +66,11 @@ async fn three_validators_peer_produce_and_finalize() {
 		);
 	}
 	assert!(authors >= 2, "only {authors} validator(s) authored blocks");
-	let pids = net.pids();
-	assert_eq!(pids.len(), 3);
-	net.shutdown().await;
-	for pid in pids {
-		assert!(
-			!std::path::Path::new(&format!("/proc/{pid}")).exists(),
-			"node process {pid} survived shutdown"
-		);
-	}
+	let run = net.run_id().to_string();
+	let pids = run_processes(&run);
+	// Per node: the guard shell, its pipe watcher and the node itself.
+	assert_eq!(pids.len(), 9, "processes of run {run}: {pids:?}");
+	net.shutdown().await.expect("shutdown");
+	let left = run_processes(&run);
+	assert!(left.is_empty(), "processes survived shutdown: {left:?}");
 }

@@ -11,7 +11,7 @@ use subxt::dynamic::Value;
 const SECOND: Duration = Duration::from_secs(1);
 
 /// Connects to the first node of a network.
-async fn chain_of(net: &stagenet_network::LocalNetwork) -> Chain {
+async fn chain_of(net: &stagenet_network::Network) -> Chain {
 	let url = net.nodes()[0].rpc_url.clone();
 	Chain::connect(&url)
 		.await
@@ -221,6 +221,7 @@ async fn panic_on_init_stops_block_production_with_the_panic_in_the_log() {
 		"the panic message is not in the log:\n{log}"
 	);
 	net.check_alive()
+		.await
 		.expect("the node itself stays up while its runtime panics");
 }
 

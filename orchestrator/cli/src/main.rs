@@ -5,6 +5,9 @@
 mod capture;
 mod failure;
 mod fork;
+mod image;
+mod lifecycle;
+mod relay;
 mod snapshot;
 mod up;
 
@@ -43,6 +46,17 @@ enum Command {
 	/// Turn a verified snapshot into a sealed raw chain spec: dev authorities, sudo, funded
 	/// accounts (issuance raised to match), block numbers rebased, new chain id, no bootnodes.
 	Fork(fork::ForkArgs),
+	/// Show the runs of this directory and the state of their nodes (from any shell).
+	Status(lifecycle::StatusArgs),
+	/// Print (or follow) the log of a run's nodes and workloads.
+	Logs(lifecycle::LogsArgs),
+	/// Stop and remove everything of a run (or of every run, with `--all`).
+	Down(lifecycle::DownArgs),
+	/// Build container images from local binaries (no registry needed).
+	Image(image::ImageArgs),
+	/// Forward TCP ports (runs inside the Docker provider's relay containers).
+	#[command(hide = true)]
+	Relay(relay::RelayArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +81,11 @@ fn main() -> ExitCode {
 			Command::Snapshot(args) => snapshot::run(args).await,
 			Command::Capture(args) => capture::run(args).await,
 			Command::Fork(args) => fork::run(args).await,
+			Command::Status(args) => lifecycle::status(args).await,
+			Command::Logs(args) => lifecycle::logs(args).await,
+			Command::Down(args) => lifecycle::down(args).await,
+			Command::Image(args) => image::run(args).await,
+			Command::Relay(args) => relay::run(args).await,
 		}
 	});
 	match outcome {

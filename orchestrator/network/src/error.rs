@@ -76,6 +76,36 @@ pub enum NetworkError {
 		/// The last state of every node.
 		last_seen: String,
 	},
+	/// A provider primitive failed (Docker API call, process control).
+	#[error("{provider}: cannot {action}: {message}{}", hint_suffix(.hint))]
+	Provider {
+		/// The provider (`local`, `docker`).
+		provider: &'static str,
+		/// What was attempted (`create network \`stagenet-x\``).
+		action: String,
+		/// What went wrong.
+		message: String,
+		/// What the user can do, if anything.
+		hint: Option<String>,
+	},
+	/// The provider cannot do what was asked (a capability it lacks).
+	#[error("the {provider} provider cannot {what} (hint: {hint})")]
+	Unsupported {
+		/// The provider.
+		provider: &'static str,
+		/// What was asked.
+		what: String,
+		/// What to do instead.
+		hint: String,
+	},
+	/// GPUs asked for cannot be given.
+	#[error("{reason} (hint: {hint})")]
+	Gpu {
+		/// What is wrong (asked, found).
+		reason: String,
+		/// What to do.
+		hint: String,
+	},
 	/// An RPC request failed.
 	#[error("rpc `{method}` on `{url}` failed: {message}")]
 	Rpc {
@@ -92,12 +122,24 @@ impl NetworkError {
 	/// Whether the error comes from the environment (binary, files, ports, processes) rather
 	/// than from the user's input.
 	pub fn is_infrastructure(&self) -> bool {
-		!matches!(self, NetworkError::InvalidConfig { .. })
+		!matches!(
+			self,
+			NetworkError::InvalidConfig { .. }
+				| NetworkError::Unsupported { .. }
+				| NetworkError::Gpu { .. }
+		)
 	}
 
 	/// Whether the error is a readiness timeout.
 	pub fn is_timeout(&self) -> bool {
 		matches!(self, NetworkError::NotReady { .. })
+	}
+}
+
+fn hint_suffix(hint: &Option<String>) -> String {
+	match hint {
+		Some(h) => format!(" (hint: {h})"),
+		None => String::new(),
 	}
 }
 

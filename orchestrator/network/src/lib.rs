@@ -1,21 +1,30 @@
-//! Local-process networks of Substrate nodes, the embedded default of stagenet.
+//! Networks of real node binaries on a provider (local processes, Docker), brought up in
+//! the same order of steps on each: a chain spec, per-node keys and addresses,
+//! reserved-only peering among the network's own nodes, readiness by block production
+//! **and** finality, workloads with the fork's RPC and their GPUs, faults, teardown.
 //!
-//! [`LocalNetwork::start`] writes a raw chain spec with the node binary itself, starts every
-//! node as a child process on loopback (fixed ports, deterministic node keys, reserved-only
-//! peering among the network's own nodes, no telemetry, no mDNS), and
-//! [`LocalNetwork::wait_ready`] returns only once blocks are produced **and** finalized on
-//! every node. Dropping the network kills its processes; every process carries the run id
-//! in its environment (`STAGENET_RUN`), so that leftovers can always be found.
+//! Every resource carries the run id (`STAGENET_RUN` in a process's environment, the
+//! `stagenet.run` label on containers, networks and volumes), so `stagenet down` and the
+//! orphan report find them without any state file.
 
 mod error;
+pub mod gpu;
+#[cfg(feature = "docker")]
+pub mod image;
+mod keystore;
 mod network;
 mod peer_id;
+pub mod plan;
 mod ports;
+pub mod provider;
+pub mod relay;
 mod rpc;
+pub mod state;
 
 pub use error::{NetworkError, Result};
-pub use network::{
-	ChainSource, LocalNetwork, NetworkConfig, NodeInfo, NodeRole, ReadyState, DEV_KEYS,
-};
+pub use network::{log_tail, FaultEvent, Network, NodeInfo, ReadyState, WorkloadInfo, SPEC_FILE};
 pub use peer_id::peer_id_from_node_key;
+pub use plan::NetworkPlan;
+pub use provider::{local::LocalProvider, Capabilities, DynProvider, Program};
 pub use rpc::{ChainRpc, NodeStatus};
+pub use stagenet_config::{Chain, Role, Topology};

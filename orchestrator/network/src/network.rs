@@ -1,131 +1,81 @@
-//! A network of node processes on loopback.
+//! The orchestrator: the order of steps that brings a planned network up on any provider,
+//! readiness, faults, and teardown. Providers only do primitives; everything here runs the
+//! same on each of them.
 
 use crate::{
-	peer_id::peer_id_from_node_key, ports::free_ports, ChainRpc, NetworkError, NodeStatus, Result,
+	keystore,
+	peer_id::peer_id_from_node_key,
+	plan::NetworkPlan,
+	provider::{DynNamespace, DynNode, DynProvider, NodeAddresses, SpawnOptions},
+	state::{MemberState, Phase, RunState, STATE_VERSION},
+	ChainRpc, NetworkError, NodeStatus, Result,
 };
 use sha2::{Digest, Sha256};
+use stagenet_config::{Chain, Role};
 use std::{
+	collections::BTreeMap,
 	fmt::Write as _,
 	path::{Path, PathBuf},
 	process::Stdio,
-	time::{Duration, Instant},
+	time::{Duration, Instant, SystemTime},
 };
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
-/// Dev keys a validator can be started with (`--alice` …), in order.
-pub const DEV_KEYS: [&str; 6] = ["alice", "bob", "charlie", "dave", "eve", "ferdie"];
+/// File name of the chain spec inside a run directory.
+pub const SPEC_FILE: &str = "chain-spec.json";
 
-/// Where the chain spec comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChainSource {
-	/// A chain built into the node binary (`dev`, `local`).
-	Builtin(String),
-	/// A chain spec file (plain or raw).
-	SpecFile(PathBuf),
-}
-
-impl ChainSource {
-	fn as_arg(&self) -> String {
-		match self {
-			ChainSource::Builtin(name) => name.clone(),
-			ChainSource::SpecFile(path) => path.display().to_string(),
-		}
-	}
-}
-
-/// What a node does in the network.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NodeRole {
-	/// An authority holding the dev key named (`alice`, `bob`, …).
-	Validator {
-		/// The dev key.
-		dev_key: String,
-	},
-	/// A full node without authoring.
-	Full,
-}
-
-/// Description of a network to start.
-#[derive(Debug, Clone)]
-pub struct NetworkConfig {
-	/// The node binary.
-	pub node_binary: PathBuf,
-	/// The chain.
-	pub chain: ChainSource,
-	/// Number of validators; they take the dev keys in the order of [`DEV_KEYS`].
-	pub validators: usize,
-	/// Number of full (non-authoring) nodes.
-	pub full_nodes: usize,
-	/// Directory of this run: chain spec, node databases and logs go below it.
-	pub base_dir: PathBuf,
-	/// Run id, carried by every process in `STAGENET_RUN`.
-	pub run_id: String,
-	/// Extra arguments given to every node.
-	pub extra_args: Vec<String>,
-}
-
-impl NetworkConfig {
-	/// Checks the description and returns every problem at once.
-	pub fn validate(&self) -> Result<()> {
-		let mut problems = Vec::new();
-		if self.validators == 0 {
-			problems.push("`validators` is 0: a network needs at least one validator".to_string());
-		}
-		if self.validators > DEV_KEYS.len() {
-			problems.push(format!(
-				"`validators` is {}: at most {} dev keys exist ({})",
-				self.validators,
-				DEV_KEYS.len(),
-				DEV_KEYS.join(", ")
-			));
-		}
-		if self.run_id.is_empty()
-			|| !self
-				.run_id
-				.chars()
-				.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-		{
-			problems.push(format!(
-				"run id `{}` must be non-empty ASCII letters, digits, `-` or `_`",
-				self.run_id
-			));
-		}
-		if problems.is_empty() {
-			Ok(())
-		} else {
-			Err(NetworkError::InvalidConfig {
-				reason: problems.join("; "),
-				hint: "fix the values named above".into(),
-			})
-		}
-	}
-}
-
-/// One started node, as users and tests address it.
+/// One chain node, as users and tests address it.
 #[derive(Debug, Clone)]
 pub struct NodeInfo {
-	/// Name (`alice`, `full-1`, …).
+	/// Name (`alice`, `full-1`, `rpc-1`).
 	pub name: String,
-	/// Role.
-	pub role: NodeRole,
-	/// WebSocket JSON-RPC endpoint.
+	/// Kind.
+	pub role: Role,
+	/// WebSocket JSON-RPC endpoint reachable from the host.
 	pub rpc_url: String,
-	/// Prometheus metrics endpoint.
+	/// Prometheus metrics endpoint reachable from the host.
 	pub prometheus_url: String,
-	/// libp2p multiaddress with peer id.
+	/// How the other nodes dial it (multiaddress with peer id).
 	pub p2p_addr: String,
 	/// libp2p peer id.
 	pub peer_id: String,
-	/// Log file (standard output and error of the process).
+	/// Log file on the host.
 	pub log: PathBuf,
-	/// Database directory.
-	pub base_path: PathBuf,
 }
 
-struct NodeProcess {
-	info: NodeInfo,
-	args: Vec<String>,
-	child: Option<Child>,
+/// One workload replica.
+#[derive(Debug, Clone)]
+pub struct WorkloadInfo {
+	/// Name (`miner-0`).
+	pub name: String,
+	/// Log file on the host.
+	pub log: PathBuf,
+	/// GPU indices assigned.
+	pub gpus: Vec<u32>,
+	/// The RPC URL it was given (`STAGENET_RPC_URL`).
+	pub rpc_url: String,
+}
+
+/// A fault injected into a running network, with its time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultEvent {
+	/// When it was done.
+	pub at: SystemTime,
+	/// The node.
+	pub node: String,
+	/// What was done (`kill`, `restart`, `pause`, `resume`, `disconnect`, `reconnect`).
+	pub action: String,
+}
+
+impl std::fmt::Display for FaultEvent {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		let secs = self
+			.at
+			.duration_since(SystemTime::UNIX_EPOCH)
+			.map(|d| d.as_secs_f64())
+			.unwrap_or_default();
+		write!(f, "{secs:.3} {} {}", self.node, self.action)
+	}
 }
 
 /// What readiness saw last, per node.
@@ -133,6 +83,38 @@ struct NodeProcess {
 pub struct ReadyState {
 	/// `(node, status or error)` for every node.
 	pub nodes: Vec<(String, std::result::Result<NodeStatus, String>)>,
+}
+
+impl ReadyState {
+	/// One line: the highest finalized block, which nodes stand at which best block, which
+	/// lack peers or do not answer (`finalized #0; best #14 on alice, bob; charlie has 0
+	/// peers`).
+	pub fn summary(&self, expected_peers: u64) -> String {
+		let mut by_best: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
+		let mut finalized = 0;
+		let mut notes = Vec::new();
+		for (name, state) in &self.nodes {
+			match state {
+				Ok(s) => {
+					by_best.entry(s.best).or_default().push(name);
+					finalized = finalized.max(s.finalized);
+					if s.peers < expected_peers {
+						notes.push(format!(
+							"{name} has {} peer(s) of {expected_peers}",
+							s.peers
+						));
+					}
+				}
+				Err(e) => notes.push(format!("{name}: {e}")),
+			}
+		}
+		let mut parts = vec![format!("finalized #{finalized}")];
+		for (best, names) in by_best.iter().rev() {
+			parts.push(format!("best #{best} on {}", names.join(", ")));
+		}
+		parts.extend(notes);
+		parts.join("; ")
+	}
 }
 
 impl std::fmt::Display for ReadyState {
@@ -154,227 +136,394 @@ impl std::fmt::Display for ReadyState {
 	}
 }
 
-/// A running network of node processes. Dropping it kills every process.
-pub struct LocalNetwork {
-	config: NetworkConfig,
-	spec: PathBuf,
-	nodes: Vec<NodeProcess>,
+struct Member {
+	info: NodeInfo,
+	handle: DynNode,
+	/// Stopped on purpose (a `kill` fault): not a crash.
+	stopped: bool,
 }
 
-impl LocalNetwork {
-	/// Writes the raw chain spec and starts every node. Returns once the processes are
-	/// spawned; call [`LocalNetwork::wait_ready`] to wait for block production and finality.
-	pub async fn start(config: NetworkConfig) -> Result<Self> {
-		config.validate()?;
-		let binary = std::fs::canonicalize(&config.node_binary).map_err(|source| {
-			NetworkError::NodeBinary {
-				path: config.node_binary.clone(),
-				source,
-			}
-		})?;
-		create_dir(&config.base_dir)?;
-		let spec = config.base_dir.join("chain-spec.raw.json");
-		build_raw_spec(&binary, &config.chain, &spec).await?;
+struct Replica {
+	info: WorkloadInfo,
+	handle: DynNode,
+}
 
-		let total = config.validators + config.full_nodes;
-		let ports = free_ports(total * 3)?;
-		let mut nodes = Vec::with_capacity(total);
-		for i in 0..total {
-			let (name, role) = if i < config.validators {
-				(
-					DEV_KEYS[i].to_string(),
-					NodeRole::Validator {
-						dev_key: DEV_KEYS[i].to_string(),
-					},
-				)
-			} else {
-				(
-					format!("full-{}", i - config.validators + 1),
-					NodeRole::Full,
-				)
-			};
-			let (p2p, rpc, prom) = (ports[3 * i], ports[3 * i + 1], ports[3 * i + 2]);
-			let key = node_key(&config.run_id, &name);
+/// A network brought up on a provider. Call [`Network::shutdown`] to remove it; dropping it
+/// without doing so leaves the provider to clean up (local processes die with their
+/// guard pipes; other providers' resources are found by `stagenet down`).
+pub struct Network {
+	provider: DynProvider,
+	namespace: DynNamespace,
+	plan: NetworkPlan,
+	spec: PathBuf,
+	addresses: BTreeMap<String, NodeAddresses>,
+	members: Vec<Member>,
+	replicas: Vec<Replica>,
+	events: Vec<FaultEvent>,
+	state: RunState,
+	down: bool,
+}
+
+impl Network {
+	/// Checks the provider, writes the chain spec and the validators' keys, and starts every
+	/// node. Returns once the nodes are spawned; [`Network::wait_ready`] waits for blocks.
+	/// On failure, whatever was started is removed again.
+	pub async fn start(provider: DynProvider, plan: NetworkPlan) -> Result<Self> {
+		provider.preflight(&plan.programs(), plan.gpus()).await?;
+		create_dir(&plan.dir)?;
+		let spec = plan.dir.join(SPEC_FILE);
+		place_spec(&plan, &spec).await?;
+		let namespace = provider.create_namespace(&plan.run_id, &plan.dir).await?;
+		let state = RunState {
+			version: STATE_VERSION,
+			run_id: plan.run_id.clone(),
+			provider: provider.name().to_string(),
+			topology: plan.title.clone(),
+			owner_pid: std::process::id(),
+			started_at: SystemTime::now()
+				.duration_since(SystemTime::UNIX_EPOCH)
+				.map(|d| d.as_secs())
+				.unwrap_or_default(),
+			phase: Phase::Starting,
+			chain_spec: spec.clone(),
+			members: Vec::new(),
+			events: Vec::new(),
+		};
+		let mut network = Network {
+			provider,
+			namespace,
+			plan,
+			spec,
+			addresses: BTreeMap::new(),
+			members: Vec::new(),
+			replicas: Vec::new(),
+			events: Vec::new(),
+			state,
+			down: false,
+		};
+		match network.spawn_nodes().await {
+			Ok(()) => Ok(network),
+			Err(e) => {
+				network.fail().await;
+				Err(e)
+			}
+		}
+	}
+
+	async fn spawn_nodes(&mut self) -> Result<()> {
+		self.save_state()?;
+		let spec_arg = self.namespace.node_path(Path::new(SPEC_FILE));
+		let mut planned = Vec::new();
+		for node in &self.plan.nodes {
+			let addresses = self.namespace.allocate(&node.name).await?;
+			let key = node_key(&self.plan.run_id, &node.name);
 			let peer_id = peer_id_from_node_key(&key);
-			let base_path = config.base_dir.join(&name);
-			let info = NodeInfo {
-				rpc_url: format!("ws://127.0.0.1:{rpc}"),
-				prometheus_url: format!("http://127.0.0.1:{prom}/metrics"),
-				p2p_addr: format!("/ip4/127.0.0.1/tcp/{p2p}/p2p/{peer_id}"),
-				peer_id,
-				log: config.base_dir.join(format!("{name}.log")),
-				base_path: base_path.clone(),
-				name: name.clone(),
-				role: role.clone(),
-			};
+			planned.push((node.clone(), addresses, key, peer_id));
+		}
+		let dials: Vec<(String, String)> = planned
+			.iter()
+			.map(|(n, a, _, p)| (n.name.clone(), format!("{}/p2p/{p}", a.p2p_dial)))
+			.collect();
+		for (node, addresses, key, peer_id) in planned {
 			let mut args = vec![
 				"--chain".to_string(),
-				spec.display().to_string(),
+				spec_arg.clone(),
 				"--base-path".into(),
-				base_path.display().to_string(),
+				addresses.base_path.clone(),
 				"--name".into(),
-				name.clone(),
+				node.name.clone(),
 				"--node-key".into(),
 				hex::encode(key),
 				"--listen-addr".into(),
-				format!("/ip4/127.0.0.1/tcp/{p2p}"),
+				addresses.p2p_listen.clone(),
 				"--rpc-port".into(),
-				rpc.to_string(),
+				addresses.rpc_port.to_string(),
 				"--prometheus-port".into(),
-				prom.to_string(),
+				addresses.prometheus_port.to_string(),
 				"--rpc-methods".into(),
 				"unsafe".into(),
 				"--no-telemetry".into(),
 				"--no-mdns".into(),
 				"--reserved-only".into(),
 			];
-			if let NodeRole::Validator { dev_key } = &role {
-				args.push(format!("--{dev_key}"));
-				args.push("--validator".into());
-			}
-			args.extend(config.extra_args.iter().cloned());
-			nodes.push(NodeProcess {
-				info,
-				args,
-				child: None,
-			});
-		}
-		// Every node reserves every other node: a sealed network peers with nothing else.
-		let addrs: Vec<String> = nodes.iter().map(|n| n.info.p2p_addr.clone()).collect();
-		for (i, node) in nodes.iter_mut().enumerate() {
-			for (j, addr) in addrs.iter().enumerate() {
-				if i != j {
-					node.args.push("--reserved-nodes".into());
-					node.args.push(addr.clone());
+			for (other, dial) in &dials {
+				if *other != node.name {
+					args.push("--reserved-nodes".into());
+					args.push(dial.clone());
 				}
 			}
+			match node.role {
+				Role::Validator => {
+					let rel = PathBuf::from("keys").join(&node.name);
+					let uri = node.key_uri.clone().unwrap_or_default();
+					keystore::write_authority_keys(&self.plan.dir.join(&rel), &uri)?;
+					args.push("--validator".into());
+					args.push("--keystore-path".into());
+					args.push(self.namespace.node_path(&rel));
+				}
+				Role::Rpc => {
+					if !addresses.extra_args.iter().any(|a| a == "--rpc-cors") {
+						args.extend(["--rpc-cors".into(), "all".into()]);
+					}
+					args.extend(["--rpc-max-connections".into(), "1000".into()]);
+				}
+				Role::Full => {}
+			}
+			args.extend(addresses.extra_args.iter().cloned());
+			args.extend(node.args.iter().cloned());
+			let handle = self
+				.namespace
+				.spawn(SpawnOptions {
+					name: node.name.clone(),
+					program: self.plan.node_program.clone(),
+					args,
+					env: BTreeMap::new(),
+					gpus: Vec::new(),
+					cpus: node.resources.cpus,
+					memory: node.resources.memory,
+					expose_rpc: true,
+					is_node: true,
+				})
+				.await?;
+			let endpoints = handle.endpoints().await;
+			let dial = dials
+				.iter()
+				.find(|(n, _)| *n == node.name)
+				.map(|(_, d)| d.clone())
+				.unwrap_or_default();
+			self.members.push(Member {
+				info: NodeInfo {
+					name: node.name.clone(),
+					role: node.role,
+					rpc_url: endpoints.rpc_url.unwrap_or_default(),
+					prometheus_url: endpoints.prometheus_url.unwrap_or_default(),
+					p2p_addr: dial,
+					peer_id,
+					log: handle.log_file(),
+				},
+				handle,
+				stopped: false,
+			});
+			self.addresses.insert(node.name.clone(), addresses);
 		}
-		let mut network = LocalNetwork {
-			config,
-			spec,
-			nodes,
-		};
-		for i in 0..network.nodes.len() {
-			network.spawn(i, &binary)?;
+		self.save_state()
+	}
+
+	/// Starts every workload replica, each with the RPC URL of the node it depends on
+	/// (reached from inside the network), the run id and its GPUs. Call once the network is
+	/// ready.
+	pub async fn start_workloads(&mut self) -> Result<()> {
+		let spec_arg = self.namespace.node_path(Path::new(SPEC_FILE));
+		for replica in self.plan.replicas.clone() {
+			let rpc_inside = self
+				.addresses
+				.get(&replica.rpc_node)
+				.map(|a| a.rpc_url_inside.clone())
+				.ok_or_else(|| NetworkError::InvalidConfig {
+					reason: format!(
+						"workload `{}` depends on `{}`, which is not a node of this network",
+						replica.name, replica.rpc_node
+					),
+					hint: "name a node of the topology in `depends-on`".into(),
+				})?;
+			let mut env = replica.workload.env.clone();
+			env.insert("STAGENET_RPC_URL".into(), rpc_inside.clone());
+			env.insert("STAGENET_CHAIN_SPEC".into(), spec_arg.clone());
+			env.insert("STAGENET_WORKLOAD".into(), replica.workload.name.clone());
+			env.insert("STAGENET_REPLICA".into(), replica.index.to_string());
+			let handle = self
+				.namespace
+				.spawn(SpawnOptions {
+					name: replica.name.clone(),
+					program: replica.program.clone(),
+					args: replica.workload.args.clone(),
+					env,
+					gpus: replica.gpus.clone(),
+					cpus: replica.workload.resources.cpus,
+					memory: replica.workload.resources.memory,
+					expose_rpc: false,
+					is_node: false,
+				})
+				.await?;
+			self.replicas.push(Replica {
+				info: WorkloadInfo {
+					name: replica.name.clone(),
+					log: handle.log_file(),
+					gpus: replica.gpus.iter().map(|g| g.index).collect(),
+					rpc_url: rpc_inside,
+				},
+				handle,
+			});
 		}
-		Ok(network)
+		self.save_state()
 	}
 
-	fn spawn(&mut self, index: usize, binary: &Path) -> Result<()> {
-		let run_id = self.config.run_id.clone();
-		let node = &mut self.nodes[index];
-		let log = std::fs::File::create(&node.info.log).map_err(|source| NetworkError::Io {
-			path: node.info.log.clone(),
-			source,
-		})?;
-		let log_err = log.try_clone().map_err(|source| NetworkError::Io {
-			path: node.info.log.clone(),
-			source,
-		})?;
-		tracing::info!(target: "stagenet", node = %node.info.name, rpc = %node.info.rpc_url, "starting node");
-		let child = Command::new(binary)
-			.args(&node.args)
-			.env("STAGENET_RUN", &run_id)
-			.env("STAGENET_NODE", &node.info.name)
-			.stdin(Stdio::null())
-			.stdout(Stdio::from(log))
-			.stderr(Stdio::from(log_err))
-			.kill_on_drop(true)
-			.spawn()
-			.map_err(|source| NetworkError::NodeBinary {
-				path: binary.to_path_buf(),
-				source,
-			})?;
-		node.child = Some(child);
-		Ok(())
+	/// Removes what was started after a failed start-up and records the failure.
+	async fn fail(&mut self) {
+		if let Err(e) = self.namespace.destroy().await {
+			tracing::warn!(target: "stagenet", run = %self.plan.run_id, "cleanup after a failed start: {e}");
+		}
+		self.down = true;
+		self.state.phase = Phase::Failed;
+		let _ = self.save_state();
 	}
 
-	/// The nodes, in start order (validators first).
-	pub fn nodes(&self) -> Vec<NodeInfo> {
-		self.nodes.iter().map(|n| n.info.clone()).collect()
-	}
-
-	/// Process ids of the running nodes.
-	pub fn pids(&self) -> Vec<u32> {
-		self.nodes
+	fn save_state(&mut self) -> Result<()> {
+		let mut members: Vec<MemberState> = self
+			.members
 			.iter()
-			.filter_map(|n| n.child.as_ref().and_then(|c| c.id()))
-			.collect()
+			.map(|m| MemberState {
+				name: m.info.name.clone(),
+				role: role_name(m.info.role).into(),
+				rpc_url: Some(m.info.rpc_url.clone()).filter(|u| !u.is_empty()),
+				prometheus_url: Some(m.info.prometheus_url.clone()).filter(|u| !u.is_empty()),
+				peer_id: Some(m.info.peer_id.clone()),
+				log: m.info.log.clone(),
+				gpus: vec![],
+			})
+			.collect();
+		members.extend(self.replicas.iter().map(|r| MemberState {
+			name: r.info.name.clone(),
+			role: "workload".into(),
+			rpc_url: None,
+			prometheus_url: None,
+			peer_id: None,
+			log: r.info.log.clone(),
+			gpus: r.info.gpus.clone(),
+		}));
+		self.state.members = members;
+		self.state.events = self.events.iter().map(|e| e.to_string()).collect();
+		self.state.save(&self.plan.dir)
 	}
 
-	/// The raw chain spec every node runs.
+	/// The chain nodes, in start order (validators, full nodes, RPC nodes).
+	pub fn nodes(&self) -> Vec<NodeInfo> {
+		self.members.iter().map(|m| m.info.clone()).collect()
+	}
+
+	/// The workload replicas started so far.
+	pub fn workloads(&self) -> Vec<WorkloadInfo> {
+		self.replicas.iter().map(|r| r.info.clone()).collect()
+	}
+
+	/// The chain spec every node runs (host path).
 	pub fn chain_spec(&self) -> &Path {
 		&self.spec
 	}
 
 	/// The run id.
 	pub fn run_id(&self) -> &str {
-		&self.config.run_id
+		&self.plan.run_id
 	}
 
-	/// Fails with [`NetworkError::NodeExited`] if any node process has exited.
-	pub fn check_alive(&mut self) -> Result<()> {
-		for node in &mut self.nodes {
-			let Some(child) = node.child.as_mut() else {
+	/// The run's directory on the host.
+	pub fn dir(&self) -> &Path {
+		&self.plan.dir
+	}
+
+	/// The provider's name.
+	pub fn provider_name(&self) -> &'static str {
+		self.provider.name()
+	}
+
+	/// Faults injected so far.
+	pub fn events(&self) -> &[FaultEvent] {
+		&self.events
+	}
+
+	/// Marks the run ready in its state file.
+	pub fn mark_ready(&mut self) -> Result<()> {
+		self.state.phase = Phase::Ready;
+		self.save_state()
+	}
+
+	/// Fails with [`NetworkError::NodeExited`] if a node exited that was not stopped on
+	/// purpose; workloads that exited are returned (they may finish on their own).
+	pub async fn check_alive(&mut self) -> Result<Vec<(String, String)>> {
+		for m in &self.members {
+			if m.stopped {
 				continue;
-			};
-			if let Ok(Some(status)) = child.try_wait() {
+			}
+			if let Some(status) = m.handle.exited().await? {
+				let log = m.handle.log_file();
 				return Err(NetworkError::NodeExited {
-					node: node.info.name.clone(),
-					status: status.to_string(),
-					log: node.info.log.clone(),
-					tail: log_tail(&node.info.log, 25),
+					node: m.info.name.clone(),
+					status,
+					tail: log_tail(&log, 25),
+					log,
 				});
 			}
 		}
-		Ok(())
+		let mut exited = Vec::new();
+		for r in &self.replicas {
+			if let Some(status) = r.handle.exited().await? {
+				exited.push((r.info.name.clone(), status));
+			}
+		}
+		Ok(exited)
 	}
 
 	/// Polls every node once.
 	pub async fn observe(&self) -> ReadyState {
-		self.observe_with(&mut vec![None; self.nodes.len()]).await
+		let mut connections = vec![None; self.members.len()];
+		self.observe_with(&mut connections).await
 	}
 
-	/// Polls every node once, reusing (and filling) open connections; a connection that
-	/// fails is dropped and opened again on the next poll.
 	async fn observe_with(&self, connections: &mut [Option<ChainRpc>]) -> ReadyState {
 		let mut state = ReadyState::default();
-		for (node, slot) in self.nodes.iter().zip(connections.iter_mut()) {
+		for (m, slot) in self.members.iter().zip(connections.iter_mut()) {
+			let name = m.info.name.clone();
+			if m.stopped {
+				state.nodes.push((name, Err("stopped (fault)".into())));
+				continue;
+			}
 			if slot.is_none() {
-				match ChainRpc::connect(&node.info.rpc_url).await {
+				match ChainRpc::connect(&m.info.rpc_url).await {
 					Ok(rpc) => *slot = Some(rpc),
 					Err(e) => {
-						let err = Err(format!("rpc not answering yet ({e})"));
-						state.nodes.push((node.info.name.clone(), err));
+						state
+							.nodes
+							.push((name, Err(format!("rpc not answering yet ({e})"))));
 						continue;
 					}
 				}
 			}
 			let status = match slot.as_ref() {
-				Some(rpc) => rpc.status().await.map_err(|e| e.to_string()),
+				Some(rpc) => {
+					match tokio::time::timeout(Duration::from_secs(5), rpc.status()).await {
+						Ok(s) => s.map_err(|e| e.to_string()),
+						Err(_) => Err("rpc did not answer within 5 s".into()),
+					}
+				}
 				None => Err("no connection".into()),
 			};
 			if status.is_err() {
 				*slot = None;
 			}
-			state.nodes.push((node.info.name.clone(), status));
+			state.nodes.push((name, status));
 		}
 		state
 	}
 
-	/// Waits until every node answers RPC, sees all other nodes as peers, and has seen the
-	/// best block advance by two and the finalized block advance by one since the first
-	/// observation. Fails early if a node exits; on timeout the error holds the last state.
+	/// Waits until every running node answers RPC, has every other running node as a peer,
+	/// and has seen its best block advance by two and its finalized block advance since the
+	/// first observation (so after a fault this also means "finality recovered"). Fails
+	/// early, with its last log lines, if a node exits; on timeout the error holds the last
+	/// state of every node.
 	pub async fn wait_ready(&mut self, timeout: Duration) -> Result<ReadyState> {
-		let deadline = Instant::now() + timeout;
-		let expected_peers = (self.nodes.len() - 1) as u64;
-		let mut first: Vec<Option<NodeStatus>> = vec![None; self.nodes.len()];
-		let mut connections: Vec<Option<ChainRpc>> = vec![None; self.nodes.len()];
+		let started = Instant::now();
+		let running = self.members.iter().filter(|m| !m.stopped).count() as u64;
+		let expected_peers = running.saturating_sub(1);
+		let mut first: Vec<Option<NodeStatus>> = vec![None; self.members.len()];
+		let mut connections: Vec<Option<ChainRpc>> = vec![None; self.members.len()];
 		loop {
-			self.check_alive()?;
+			self.check_alive().await?;
 			let last = self.observe_with(&mut connections).await;
 			let mut ready = true;
 			for (i, (_, status)) in last.nodes.iter().enumerate() {
+				if self.members[i].stopped {
+					continue;
+				}
 				match status {
 					Ok(s) => {
 						let start = first[i].get_or_insert_with(|| s.clone());
@@ -388,45 +537,153 @@ impl LocalNetwork {
 			if ready {
 				return Ok(last);
 			}
-			if Instant::now() >= deadline {
+			if started.elapsed() >= timeout {
 				return Err(NetworkError::NotReady {
 					awaited: format!(
-						"every node with {expected_peers} peer(s), best block advancing by 2 and finalized block advancing"
+						"every node with {expected_peers} peer(s), its best block advancing by 2 \
+						 and its finalized block advancing"
 					),
 					timeout,
-					last_seen: last.to_string(),
+					last_seen: format!("{}\n{last}", last.summary(expected_peers)),
 				});
 			}
 			tokio::time::sleep(Duration::from_millis(500)).await;
 		}
 	}
 
-	/// Stops every node (SIGKILL) and waits for the processes to be gone.
-	pub async fn shutdown(&mut self) {
-		for node in &mut self.nodes {
-			if let Some(mut child) = node.child.take() {
-				let _ = child.start_kill();
-				let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
-			}
-		}
+	fn member(&self, node: &str) -> Result<usize> {
+		self.members
+			.iter()
+			.position(|m| m.info.name == node)
+			.ok_or_else(|| NetworkError::InvalidConfig {
+				reason: format!("no node `{node}` in run `{}`", self.plan.run_id),
+				hint: format!(
+					"the nodes are {}",
+					self.members
+						.iter()
+						.map(|m| m.info.name.as_str())
+						.collect::<Vec<_>>()
+						.join(", ")
+				),
+			})
 	}
 
-	/// The last `n` lines of a node's log.
+	async fn fault(&mut self, node: &str, action: &str) -> Result<()> {
+		let i = self.member(node)?;
+		let caps = self.provider.capabilities();
+		let handle = self.members[i].handle.clone();
+		match action {
+			"kill" => handle.kill().await?,
+			"restart" => handle.restart().await?,
+			"pause" | "resume" if !caps.pause => {
+				return Err(NetworkError::Unsupported {
+					provider: self.provider.name(),
+					what: format!("{action} `{node}`"),
+					hint: "choose a provider whose capabilities include pause".into(),
+				})
+			}
+			"pause" => handle.pause().await?,
+			"resume" => handle.resume().await?,
+			"disconnect" | "reconnect" if !caps.partition => {
+				return Err(NetworkError::Unsupported {
+					provider: self.provider.name(),
+					what: format!("{action} `{node}` (partition)"),
+					hint: "use `--provider docker` for partitions".into(),
+				})
+			}
+			"disconnect" => handle.disconnect().await?,
+			"reconnect" => handle.reconnect().await?,
+			other => {
+				return Err(NetworkError::InvalidConfig {
+					reason: format!("unknown fault `{other}`"),
+					hint: "faults are kill, restart, pause, resume, disconnect, reconnect".into(),
+				})
+			}
+		}
+		self.members[i].stopped = action == "kill";
+		let event = FaultEvent {
+			at: SystemTime::now(),
+			node: node.to_string(),
+			action: action.to_string(),
+		};
+		tracing::info!(target: "stagenet", run = %self.plan.run_id, node, action, "fault injected");
+		self.events.push(event);
+		self.save_state()
+	}
+
+	/// Kills a node (SIGKILL / `docker kill`); it stays down until [`Network::restart`].
+	pub async fn kill(&mut self, node: &str) -> Result<()> {
+		self.fault(node, "kill").await
+	}
+
+	/// Starts a node again with its database, keys and addresses (killing it first if it
+	/// runs).
+	pub async fn restart(&mut self, node: &str) -> Result<()> {
+		self.fault(node, "restart").await
+	}
+
+	/// Freezes a node in place.
+	pub async fn pause(&mut self, node: &str) -> Result<()> {
+		self.fault(node, "pause").await
+	}
+
+	/// Unfreezes a paused node.
+	pub async fn resume(&mut self, node: &str) -> Result<()> {
+		self.fault(node, "resume").await
+	}
+
+	/// Cuts a node off from the others (providers with the `partition` capability).
+	pub async fn disconnect(&mut self, node: &str) -> Result<()> {
+		self.fault(node, "disconnect").await
+	}
+
+	/// Joins a disconnected node to the others again.
+	pub async fn reconnect(&mut self, node: &str) -> Result<()> {
+		self.fault(node, "reconnect").await
+	}
+
+	/// The last `n` lines of a node's or replica's log.
 	pub fn log_tail(&self, node: &str, n: usize) -> Option<String> {
-		self.nodes
+		self.members
 			.iter()
-			.find(|p| p.info.name == node)
-			.map(|p| log_tail(&p.info.log, n))
+			.map(|m| (&m.info.name, m.handle.log_file()))
+			.chain(
+				self.replicas
+					.iter()
+					.map(|r| (&r.info.name, r.handle.log_file())),
+			)
+			.find(|(name, _)| name.as_str() == node)
+			.map(|(_, log)| log_tail(&log, n))
+	}
+
+	/// Stops and removes every node, workload and provider resource of the run; the run
+	/// directory (spec, logs, state) stays.
+	pub async fn shutdown(&mut self) -> Result<()> {
+		if self.down {
+			return Ok(());
+		}
+		self.state.phase = Phase::Stopping;
+		let _ = self.save_state();
+		self.namespace.destroy().await?;
+		self.down = true;
+		self.state.phase = Phase::Down;
+		self.save_state()
 	}
 }
 
-impl Drop for LocalNetwork {
+impl Drop for Network {
 	fn drop(&mut self) {
-		for node in &mut self.nodes {
-			if let Some(child) = node.child.as_mut() {
-				let _ = child.start_kill();
-			}
+		if !self.down {
+			self.provider.cleanup_on_drop(&self.plan.run_id);
 		}
+	}
+}
+
+fn role_name(role: Role) -> &'static str {
+	match role {
+		Role::Validator => "validator",
+		Role::Full => "full",
+		Role::Rpc => "rpc",
 	}
 }
 
@@ -447,40 +704,59 @@ fn create_dir(path: &Path) -> Result<()> {
 	})
 }
 
-async fn build_raw_spec(binary: &Path, chain: &ChainSource, out: &Path) -> Result<()> {
-	// A spec file is used as it is (a fork's raw spec can be gigabytes: converting it through
-	// the node would hold it in memory); a hard link when possible, else a copy.
-	if let ChainSource::SpecFile(path) = chain {
-		let _ = std::fs::remove_file(out);
-		if std::fs::hard_link(path, out).is_err() {
-			std::fs::copy(path, out).map_err(|source| NetworkError::Io {
-				path: path.to_path_buf(),
-				source,
-			})?;
+/// Puts the chain spec at `out`: a spec file as it is (a fork's raw spec can be gigabytes:
+/// converting it through the node would hold it in memory; a hard link when possible, else a
+/// copy), a built-in chain through the node binary's `build-spec --raw`.
+async fn place_spec(plan: &NetworkPlan, out: &Path) -> Result<()> {
+	let name = match &plan.chain {
+		Chain::Spec(path) => {
+			let _ = std::fs::remove_file(out);
+			if std::fs::hard_link(path, out).is_err() {
+				std::fs::copy(path, out).map_err(|source| NetworkError::Io {
+					path: path.to_path_buf(),
+					source,
+				})?;
+			}
+			return Ok(());
 		}
-		return Ok(());
-	}
-	let output = Command::new(binary)
+		Chain::Builtin(name) => name,
+	};
+	let Some(binary) = plan.node_binary.as_ref() else {
+		return Err(NetworkError::InvalidConfig {
+			reason: format!("the built-in chain `{name}` needs `node.binary` to write its spec"),
+			hint: "give `node.binary`, or a spec file in `chain:` (from `stagenet fork`)".into(),
+		});
+	};
+	let binary = binary.clone();
+	let output = Command::new(&binary)
 		.args([
 			"build-spec",
 			"--chain",
-			&chain.as_arg(),
+			name,
 			"--raw",
 			"--disable-default-bootnode",
 		])
 		.stdin(Stdio::null())
-		.output()
+		.kill_on_drop(true)
+		.output();
+	let output = tokio::time::timeout(Duration::from_secs(120), output)
 		.await
+		.map_err(|_| NetworkError::BuildSpec {
+			binary: binary.clone(),
+			chain: name.clone(),
+			status: "no result after 120 s".into(),
+			stderr: String::new(),
+		})?
 		.map_err(|source| NetworkError::NodeBinary {
-			path: binary.to_path_buf(),
+			path: binary.clone(),
 			source,
 		})?;
 	if !output.status.success() {
 		let stderr = String::from_utf8_lossy(&output.stderr);
 		let tail: Vec<&str> = stderr.lines().rev().take(10).collect();
 		return Err(NetworkError::BuildSpec {
-			binary: binary.to_path_buf(),
-			chain: chain.as_arg(),
+			binary,
+			chain: name.clone(),
 			status: output.status.to_string(),
 			stderr: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
 		});
@@ -491,9 +767,11 @@ async fn build_raw_spec(binary: &Path, chain: &ChainSource, out: &Path) -> Resul
 	})
 }
 
-fn log_tail(path: &Path, n: usize) -> String {
-	match std::fs::read_to_string(path) {
-		Ok(text) => {
+/// The last `n` lines of a log file, indented.
+pub fn log_tail(path: &Path, n: usize) -> String {
+	match std::fs::read(path) {
+		Ok(bytes) => {
+			let text = String::from_utf8_lossy(&bytes);
 			let lines: Vec<&str> = text.lines().collect();
 			let start = lines.len().saturating_sub(n);
 			let mut out = String::new();
@@ -510,33 +788,35 @@ fn log_tail(path: &Path, n: usize) -> String {
 mod tests {
 	use super::*;
 
-	fn config() -> NetworkConfig {
-		NetworkConfig {
-			node_binary: "node".into(),
-			chain: ChainSource::Builtin("local".into()),
-			validators: 3,
-			full_nodes: 0,
-			base_dir: "/tmp/x".into(),
-			run_id: "run-1".into(),
-			extra_args: vec![],
-		}
-	}
-
-	#[test]
-	fn validation_reports_every_problem() {
-		let mut c = config();
-		c.validators = 0;
-		c.run_id = "bad id".into();
-		let err = c.validate().expect_err("invalid config").to_string();
-		assert!(err.contains("`validators` is 0"), "{err}");
-		assert!(err.contains("run id `bad id`"), "{err}");
-		assert!(config().validate().is_ok());
-	}
-
 	#[test]
 	fn node_keys_differ_per_node_and_run() {
 		assert_ne!(node_key("a", "alice"), node_key("a", "bob"));
 		assert_ne!(node_key("a", "alice"), node_key("b", "alice"));
 		assert_eq!(node_key("a", "alice"), node_key("a", "alice"));
+	}
+
+	#[test]
+	fn readiness_summary_names_heights_and_missing_peers() {
+		let s = |peers, best, finalized| {
+			Ok(NodeStatus {
+				peers,
+				is_syncing: false,
+				best,
+				finalized,
+			})
+		};
+		let state = ReadyState {
+			nodes: vec![
+				("alice".into(), s(1, 14, 0)),
+				("bob".into(), s(1, 14, 0)),
+				("charlie".into(), s(0, 2, 0)),
+				("rpc-1".into(), Err("rpc not answering yet".into())),
+			],
+		};
+		assert_eq!(
+			state.summary(3),
+			"finalized #0; best #14 on alice, bob; best #2 on charlie; alice has 1 peer(s) of 3; \
+			 bob has 1 peer(s) of 3; charlie has 0 peer(s) of 3; rpc-1: rpc not answering yet"
+		);
 	}
 }

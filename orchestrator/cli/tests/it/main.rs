@@ -2,7 +2,11 @@
 //! test chain (`scripts/build-test-chain` must have run).
 
 mod capture;
+mod conformance;
+mod docker;
 mod fork;
+mod lifecycle;
+mod sealing;
 
 use std::{path::PathBuf, process::Command};
 

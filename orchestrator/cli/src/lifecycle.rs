@@ -1,0 +1,393 @@
+//! `stagenet status`, `stagenet logs`, `stagenet down`: a run seen and ended from any shell,
+//! through its state file and the labels on its resources.
+
+use crate::{
+	failure::Failure,
+	up::{provider, ProviderKind},
+	EXIT_BAD_INPUT,
+};
+use stagenet_network::{
+	state::{list_runs, process_alive, Phase, RunState},
+	ChainRpc, DynProvider,
+};
+use std::{
+	io::{Read as _, Seek as _, SeekFrom, Write as _},
+	path::{Path, PathBuf},
+	time::{Duration, Instant},
+};
+
+/// Arguments of `stagenet status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+	/// The run (default: every run of the runs directory).
+	run: Option<String>,
+	/// Directory holding one directory per run.
+	#[arg(long, default_value = ".stagenet/runs")]
+	runs_dir: PathBuf,
+	/// Print JSON instead of text.
+	#[arg(long)]
+	json: bool,
+}
+
+/// Arguments of `stagenet logs`.
+#[derive(Debug, clap::Args)]
+pub struct LogsArgs {
+	/// The run.
+	run: String,
+	/// A node or workload replica (default: all, each line prefixed with its name).
+	node: Option<String>,
+	/// Keep printing new lines until the run ends (or Ctrl-C).
+	#[arg(long, short)]
+	follow: bool,
+	/// Only the last N lines of each log.
+	#[arg(long)]
+	tail: Option<usize>,
+	/// Directory holding one directory per run.
+	#[arg(long, default_value = ".stagenet/runs")]
+	runs_dir: PathBuf,
+}
+
+/// Arguments of `stagenet down`.
+#[derive(Debug, clap::Args)]
+pub struct DownArgs {
+	/// The run to remove.
+	run: Option<String>,
+	/// Remove every run of the runs directory and every resource labelled by stagenet on
+	/// every provider that can be reached (local processes, Docker).
+	#[arg(long, conflicts_with = "run")]
+	all: bool,
+	/// Directory holding one directory per run.
+	#[arg(long, default_value = ".stagenet/runs")]
+	runs_dir: PathBuf,
+}
+
+fn load_run(runs_dir: &Path, run: &str) -> Result<RunState, Failure> {
+	let dir = runs_dir.join(run);
+	if !dir.join(stagenet_network::state::STATE_FILE).exists() {
+		let known: Vec<String> = list_runs(runs_dir)
+			.into_iter()
+			.filter_map(|(_, s)| s.ok().map(|s| s.run_id))
+			.collect();
+		return Err(Failure::new(
+			EXIT_BAD_INPUT,
+			format!(
+				"no run `{run}` in `{}` (hint: {})",
+				runs_dir.display(),
+				if known.is_empty() {
+					"there are no runs here; pass `--runs-dir` if `up` used another".to_string()
+				} else {
+					format!("runs here: {}", known.join(", "))
+				}
+			),
+		));
+	}
+	Ok(RunState::load(&dir)?)
+}
+
+/// Runs `stagenet status`.
+pub async fn status(args: StatusArgs) -> Result<(), Failure> {
+	let runs: Vec<RunState> = match &args.run {
+		Some(run) => vec![load_run(&args.runs_dir, run)?],
+		None => list_runs(&args.runs_dir)
+			.into_iter()
+			.filter_map(|(dir, s)| match s {
+				Ok(s) => Some(s),
+				Err(e) => {
+					eprintln!("warning: `{}`: {e}", dir.display());
+					None
+				}
+			})
+			.collect(),
+	};
+	let mut report = Vec::new();
+	for run in &runs {
+		let alive = run.owner_alive();
+		let mut members = Vec::new();
+		for m in &run.members {
+			let live = match (&m.rpc_url, alive) {
+				(Some(url), true) => Some(node_status(url).await),
+				_ => None,
+			};
+			members.push((m, live));
+		}
+		report.push((run, alive, members));
+	}
+	if args.json {
+		let value: Vec<serde_json::Value> = report
+			.iter()
+			.map(|(run, alive, members)| {
+				serde_json::json!({
+					"run_id": run.run_id,
+					"provider": run.provider,
+					"topology": run.topology,
+					"phase": run.phase,
+					"owner_pid": run.owner_pid,
+					"owner_alive": alive,
+					"events": run.events,
+					"members": members.iter().map(|(m, live)| serde_json::json!({
+						"name": m.name,
+						"role": m.role,
+						"rpc_url": m.rpc_url,
+						"log": m.log,
+						"gpus": m.gpus,
+						"status": live.as_ref().map(|l| match l {
+							Ok(s) => serde_json::json!({"peers": s.peers, "best": s.best, "finalized": s.finalized}),
+							Err(e) => serde_json::json!({"error": e}),
+						}),
+					})).collect::<Vec<_>>(),
+				})
+			})
+			.collect();
+		println!(
+			"{}",
+			serde_json::to_string_pretty(&value).unwrap_or_default()
+		);
+		return Ok(());
+	}
+	if report.is_empty() {
+		println!("no runs in `{}`", args.runs_dir.display());
+	}
+	for (run, alive, members) in report {
+		let phase = if alive || matches!(run.phase, Phase::Down | Phase::Failed) {
+			format!("{:?}", run.phase).to_lowercase()
+		} else {
+			format!(
+				"{:?}, but its stagenet (pid {}) is gone",
+				run.phase, run.owner_pid
+			)
+			.to_lowercase()
+		};
+		println!(
+			"run {} ({} provider, {}): {phase}",
+			run.run_id, run.provider, run.topology
+		);
+		for (m, live) in members {
+			let state = match live {
+				Some(Ok(s)) => format!(
+					"peers {} best #{} finalized #{}",
+					s.peers, s.best, s.finalized
+				),
+				Some(Err(e)) => format!("not answering: {e}"),
+				None => String::new(),
+			};
+			println!(
+				"  {:<10} {:<9} {} {state}",
+				m.name,
+				m.role,
+				m.rpc_url.as_deref().unwrap_or("-")
+			);
+		}
+		for e in &run.events {
+			println!("  event {e}");
+		}
+	}
+	Ok(())
+}
+
+async fn node_status(url: &str) -> Result<stagenet_network::NodeStatus, String> {
+	let query = async {
+		let rpc = ChainRpc::connect(url).await.map_err(|e| e.to_string())?;
+		rpc.status().await.map_err(|e| e.to_string())
+	};
+	match tokio::time::timeout(Duration::from_secs(5), query).await {
+		Ok(r) => r,
+		Err(_) => Err("no answer within 5 s".into()),
+	}
+}
+
+/// Runs `stagenet logs`.
+pub async fn logs(args: LogsArgs) -> Result<(), Failure> {
+	let run = load_run(&args.runs_dir, &args.run)?;
+	let members: Vec<_> = match &args.node {
+		Some(node) => {
+			let Some(m) = run.members.iter().find(|m| &m.name == node) else {
+				return Err(Failure::new(
+					EXIT_BAD_INPUT,
+					format!(
+						"run `{}` has no node or workload `{node}` (hint: it has {})",
+						run.run_id,
+						run.members
+							.iter()
+							.map(|m| m.name.as_str())
+							.collect::<Vec<_>>()
+							.join(", ")
+					),
+				));
+			};
+			vec![m.clone()]
+		}
+		None => run.members.clone(),
+	};
+	let prefix = members.len() > 1;
+	let mut offsets = Vec::new();
+	let stdout = std::io::stdout();
+	for m in &members {
+		let text = std::fs::read(&m.log).unwrap_or_default();
+		let text = String::from_utf8_lossy(&text);
+		let lines: Vec<&str> = text.lines().collect();
+		let start = args.tail.map_or(0, |n| lines.len().saturating_sub(n));
+		let mut out = stdout.lock();
+		for line in &lines[start..] {
+			if prefix {
+				let _ = writeln!(out, "{:<10} | {line}", m.name);
+			} else {
+				let _ = writeln!(out, "{line}");
+			}
+		}
+		offsets.push(text.len() as u64);
+	}
+	if !args.follow {
+		return Ok(());
+	}
+	// Follow: print what is appended until the run's stagenet is gone.
+	let mut partial = vec![String::new(); members.len()];
+	let mut idle_since = Instant::now();
+	loop {
+		let mut any = false;
+		for (i, m) in members.iter().enumerate() {
+			let Ok(mut file) = std::fs::File::open(&m.log) else {
+				continue;
+			};
+			let len = file.metadata().map(|md| md.len()).unwrap_or(0);
+			if len < offsets[i] {
+				offsets[i] = 0;
+			}
+			if len == offsets[i] {
+				continue;
+			}
+			let mut buf = Vec::new();
+			if file.seek(SeekFrom::Start(offsets[i])).is_ok() && file.read_to_end(&mut buf).is_ok()
+			{
+				offsets[i] += buf.len() as u64;
+				partial[i].push_str(&String::from_utf8_lossy(&buf));
+				let mut out = stdout.lock();
+				while let Some(pos) = partial[i].find('\n') {
+					let line: String = partial[i].drain(..=pos).collect();
+					let line = line.trim_end_matches('\n');
+					if prefix {
+						let _ = writeln!(out, "{:<10} | {line}", m.name);
+					} else {
+						let _ = writeln!(out, "{line}");
+					}
+				}
+				any = true;
+			}
+		}
+		if any {
+			idle_since = Instant::now();
+		} else if idle_since.elapsed() > Duration::from_secs(2) && !process_alive(run.owner_pid) {
+			return Ok(());
+		}
+		tokio::time::sleep(Duration::from_millis(200)).await;
+	}
+}
+
+/// Runs `stagenet down`.
+pub async fn down(args: DownArgs) -> Result<(), Failure> {
+	if !args.all && args.run.is_none() {
+		let known: Vec<String> = list_runs(&args.runs_dir)
+			.into_iter()
+			.filter_map(|(_, s)| s.ok().map(|s| s.run_id))
+			.collect();
+		return Err(Failure::new(
+			EXIT_BAD_INPUT,
+			format!(
+				"name the run to remove, or pass `--all` (hint: {})",
+				if known.is_empty() {
+					"no runs here".to_string()
+				} else {
+					format!("runs here: {}", known.join(", "))
+				}
+			),
+		));
+	}
+	let runs: Vec<RunState> = match &args.run {
+		Some(run) => vec![load_run(&args.runs_dir, run)?],
+		None => list_runs(&args.runs_dir)
+			.into_iter()
+			.filter_map(|(_, s)| s.ok())
+			.collect(),
+	};
+	// First ask each live `up` to stop its own network (SIGTERM), then remove whatever is
+	// still labelled with the run on its provider.
+	for run in &runs {
+		if run.owner_alive() && run.owner_pid != std::process::id() {
+			let _ = nix::sys::signal::kill(
+				nix::unistd::Pid::from_raw(run.owner_pid as i32),
+				nix::sys::signal::Signal::SIGTERM,
+			);
+			let deadline = Instant::now() + Duration::from_secs(60);
+			while run.owner_alive() && Instant::now() < deadline {
+				tokio::time::sleep(Duration::from_millis(200)).await;
+			}
+			if run.owner_alive() {
+				eprintln!(
+					"warning: stagenet (pid {}) of run `{}` still runs 60 s after SIGTERM; \
+					 removing the run's resources anyway",
+					run.owner_pid, run.run_id
+				);
+			}
+		}
+	}
+	let mut providers: Vec<(ProviderKind, Option<DynProvider>)> = Vec::new();
+	let kinds = [ProviderKind::Local, ProviderKind::Docker];
+	for kind in kinds {
+		let needed = args.all
+			|| runs
+				.iter()
+				.any(|r| r.provider == format!("{kind:?}").to_lowercase());
+		if !needed {
+			continue;
+		}
+		match provider(kind).await {
+			Ok(p) => providers.push((kind, Some(p))),
+			Err(e) if args.all => {
+				eprintln!("warning: skipping the {kind:?} provider: {e}");
+				providers.push((kind, None));
+			}
+			Err(e) => return Err(e.into()),
+		}
+	}
+	let mut removed = 0;
+	for (_, p) in &providers {
+		let Some(p) = p else { continue };
+		let mut run_ids: Vec<String> = runs
+			.iter()
+			.filter(|r| r.provider == p.name())
+			.map(|r| r.run_id.clone())
+			.collect();
+		if args.all {
+			for r in p.resources().await? {
+				if !run_ids.contains(&r.run_id) {
+					run_ids.push(r.run_id);
+				}
+			}
+		}
+		for run_id in run_ids {
+			let gone = p.destroy_run(&run_id).await?;
+			for r in &gone {
+				println!(
+					"removed {} {} of run {run_id} ({})",
+					r.kind,
+					r.name,
+					p.name()
+				);
+			}
+			removed += gone.len();
+		}
+	}
+	for run in runs {
+		let dir = args.runs_dir.join(&run.run_id);
+		if let Ok(mut state) = RunState::load(&dir) {
+			if state.phase != Phase::Failed {
+				state.phase = Phase::Down;
+			}
+			state.save(&dir)?;
+		}
+		println!("run {} is down", run.run_id);
+	}
+	if removed == 0 {
+		println!("nothing was left to remove");
+	}
+	Ok(())
+}
