@@ -22,7 +22,7 @@ pub struct StatusArgs {
 	/// The run (default: every run of the runs directory).
 	run: Option<String>,
 	/// Directory holding one directory per run.
-	#[arg(long, default_value = ".stagenet/runs")]
+	#[arg(long, default_value = crate::up::DEFAULT_RUNS_DIR)]
 	runs_dir: PathBuf,
 	/// Print JSON instead of text.
 	#[arg(long)]
@@ -43,7 +43,7 @@ pub struct LogsArgs {
 	#[arg(long)]
 	tail: Option<usize>,
 	/// Directory holding one directory per run.
-	#[arg(long, default_value = ".stagenet/runs")]
+	#[arg(long, default_value = crate::up::DEFAULT_RUNS_DIR)]
 	runs_dir: PathBuf,
 }
 
@@ -57,7 +57,7 @@ pub struct DownArgs {
 	#[arg(long, conflicts_with = "run")]
 	all: bool,
 	/// Directory holding one directory per run.
-	#[arg(long, default_value = ".stagenet/runs")]
+	#[arg(long, default_value = crate::up::DEFAULT_RUNS_DIR)]
 	runs_dir: PathBuf,
 }
 

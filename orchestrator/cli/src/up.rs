@@ -4,8 +4,16 @@
 use crate::{failure::Failure, EXIT_BAD_INPUT};
 use stagenet_config::{Chain, NodeDefaults, Topology};
 use stagenet_network::{gpu, provider::Resource, DynProvider, Network, NetworkError, NetworkPlan};
-use std::{collections::BTreeMap, num::NonZeroU32, path::PathBuf, time::Duration};
+use std::{
+	collections::BTreeMap,
+	num::NonZeroU32,
+	path::{Path, PathBuf},
+	time::Duration,
+};
 use tokio::signal::unix::{signal, Signal, SignalKind};
+
+/// Where runs live unless `--runs-dir` says otherwise.
+pub const DEFAULT_RUNS_DIR: &str = ".stagenet/runs";
 
 /// Which provider runs the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -28,7 +36,7 @@ pub struct UpArgs {
 	#[arg(long)]
 	strict: bool,
 	/// Directory holding one directory per run (state, spec, logs).
-	#[arg(long, default_value = ".stagenet/runs")]
+	#[arg(long, default_value = crate::up::DEFAULT_RUNS_DIR)]
 	runs_dir: PathBuf,
 	/// Run id (default: `up-<milliseconds since the epoch>`).
 	#[arg(long)]
@@ -212,14 +220,14 @@ pub async fn run(args: UpArgs) -> Result<(), Failure> {
 		return Err(e.into());
 	}
 	network.mark_ready()?;
-	print_ready(&network, &state);
+	print_ready(&network, &state, &args.runs_dir);
 	let outcome = watch(&mut network, args.run_for, &mut stop).await;
 	println!("stopping the network");
 	network.shutdown().await?;
 	outcome.map_err(Failure::from)
 }
 
-fn print_ready(network: &Network, state: &stagenet_network::ReadyState) {
+fn print_ready(network: &Network, state: &stagenet_network::ReadyState, runs_dir: &Path) {
 	println!(
 		"network {} is ready: blocks are produced and finalized",
 		network.run_id()
@@ -256,9 +264,14 @@ fn print_ready(network: &Network, state: &stagenet_network::ReadyState) {
 			w.log.display()
 		);
 	}
+	let flag = if runs_dir == Path::new(DEFAULT_RUNS_DIR) {
+		String::new()
+	} else {
+		format!(" --runs-dir {}", runs_dir.display())
+	};
 	println!(
-		"state: {} (from another shell: `stagenet status {id}`, `stagenet logs {id}`, \
-		 `stagenet down {id}`)",
+		"state: {} (from another shell: `stagenet status {id}{flag}`, `stagenet logs \
+		 {id}{flag}`, `stagenet down {id}{flag}`)",
 		network
 			.dir()
 			.join(stagenet_network::state::STATE_FILE)
