@@ -61,23 +61,28 @@ pub struct DownArgs {
 	runs_dir: PathBuf,
 }
 
+/// The runs of `runs_dir`, for a hint.
+fn runs_here(runs_dir: &Path) -> String {
+	let known: Vec<String> = list_runs(runs_dir)
+		.into_iter()
+		.filter_map(|(_, s)| s.ok().map(|s| s.run_id))
+		.collect();
+	if known.is_empty() {
+		"there are no runs here; pass `--runs-dir` if `up` used another".to_string()
+	} else {
+		format!("runs here: {}", known.join(", "))
+	}
+}
+
 fn load_run(runs_dir: &Path, run: &str) -> Result<RunState, Failure> {
 	let dir = runs_dir.join(run);
 	if !dir.join(stagenet_network::state::STATE_FILE).exists() {
-		let known: Vec<String> = list_runs(runs_dir)
-			.into_iter()
-			.filter_map(|(_, s)| s.ok().map(|s| s.run_id))
-			.collect();
 		return Err(Failure::new(
 			EXIT_BAD_INPUT,
 			format!(
 				"no run `{run}` in `{}` (hint: {})",
 				runs_dir.display(),
-				if known.is_empty() {
-					"there are no runs here; pass `--runs-dir` if `up` used another".to_string()
-				} else {
-					format!("runs here: {}", known.join(", "))
-				}
+				runs_here(runs_dir)
 			),
 		));
 	}
@@ -285,19 +290,11 @@ pub async fn logs(args: LogsArgs) -> Result<(), Failure> {
 /// Runs `stagenet down`.
 pub async fn down(args: DownArgs) -> Result<(), Failure> {
 	if !args.all && args.run.is_none() {
-		let known: Vec<String> = list_runs(&args.runs_dir)
-			.into_iter()
-			.filter_map(|(_, s)| s.ok().map(|s| s.run_id))
-			.collect();
 		return Err(Failure::new(
 			EXIT_BAD_INPUT,
 			format!(
 				"name the run to remove, or pass `--all` (hint: {})",
-				if known.is_empty() {
-					"no runs here".to_string()
-				} else {
-					format!("runs here: {}", known.join(", "))
-				}
+				runs_here(&args.runs_dir)
 			),
 		));
 	}

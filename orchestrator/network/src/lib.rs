@@ -22,7 +22,9 @@ mod rpc;
 pub mod state;
 
 pub use error::{NetworkError, Result};
-pub use network::{log_tail, FaultEvent, Network, NodeInfo, ReadyState, WorkloadInfo, SPEC_FILE};
+pub use network::{
+	log_tail, Fault, FaultEvent, Network, NodeInfo, ReadyState, WorkloadInfo, SPEC_FILE,
+};
 pub use peer_id::peer_id_from_node_key;
 pub use plan::NetworkPlan;
 pub use provider::{local::LocalProvider, Capabilities, DynProvider, Program};

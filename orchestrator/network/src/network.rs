@@ -56,6 +56,36 @@ pub struct WorkloadInfo {
 	pub rpc_url: String,
 }
 
+/// A fault the orchestrator can inject into a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+	/// SIGKILL / `docker kill`; the node stays down until restarted.
+	Kill,
+	/// Start again with the same database, keys and addresses.
+	Restart,
+	/// Freeze in place.
+	Pause,
+	/// Unfreeze.
+	Resume,
+	/// Cut off from the other nodes (capability `partition`).
+	Disconnect,
+	/// Join the others again.
+	Reconnect,
+}
+
+impl std::fmt::Display for Fault {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		f.write_str(match self {
+			Fault::Kill => "kill",
+			Fault::Restart => "restart",
+			Fault::Pause => "pause",
+			Fault::Resume => "resume",
+			Fault::Disconnect => "disconnect",
+			Fault::Reconnect => "reconnect",
+		})
+	}
+}
+
 /// A fault injected into a running network, with its time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FaultEvent {
@@ -63,8 +93,8 @@ pub struct FaultEvent {
 	pub at: SystemTime,
 	/// The node.
 	pub node: String,
-	/// What was done (`kill`, `restart`, `pause`, `resume`, `disconnect`, `reconnect`).
-	pub action: String,
+	/// What was done.
+	pub action: Fault,
 }
 
 impl std::fmt::Display for FaultEvent {
@@ -568,78 +598,72 @@ impl Network {
 			})
 	}
 
-	async fn fault(&mut self, node: &str, action: &str) -> Result<()> {
+	/// Injects `fault` into `node`, refused with a hint where the provider lacks the
+	/// capability; recorded as an event with its time.
+	pub async fn inject(&mut self, node: &str, fault: Fault) -> Result<()> {
 		let i = self.member(node)?;
 		let caps = self.provider.capabilities();
+		let unsupported = |hint: &str| NetworkError::Unsupported {
+			provider: self.provider.name(),
+			what: format!("{fault} `{node}`"),
+			hint: hint.into(),
+		};
 		let handle = self.members[i].handle.clone();
-		match action {
-			"kill" => handle.kill().await?,
-			"restart" => handle.restart().await?,
-			"pause" | "resume" if !caps.pause => {
-				return Err(NetworkError::Unsupported {
-					provider: self.provider.name(),
-					what: format!("{action} `{node}`"),
-					hint: "choose a provider whose capabilities include pause".into(),
-				})
+		match fault {
+			Fault::Kill => handle.kill().await?,
+			Fault::Restart => handle.restart().await?,
+			Fault::Pause | Fault::Resume if !caps.pause => {
+				return Err(unsupported(
+					"choose a provider whose capabilities include pause",
+				))
 			}
-			"pause" => handle.pause().await?,
-			"resume" => handle.resume().await?,
-			"disconnect" | "reconnect" if !caps.partition => {
-				return Err(NetworkError::Unsupported {
-					provider: self.provider.name(),
-					what: format!("{action} `{node}` (partition)"),
-					hint: "use `--provider docker` for partitions".into(),
-				})
+			Fault::Pause => handle.pause().await?,
+			Fault::Resume => handle.resume().await?,
+			Fault::Disconnect | Fault::Reconnect if !caps.partition => {
+				return Err(unsupported("use `--provider docker` for partitions"))
 			}
-			"disconnect" => handle.disconnect().await?,
-			"reconnect" => handle.reconnect().await?,
-			other => {
-				return Err(NetworkError::InvalidConfig {
-					reason: format!("unknown fault `{other}`"),
-					hint: "faults are kill, restart, pause, resume, disconnect, reconnect".into(),
-				})
-			}
+			Fault::Disconnect => handle.disconnect().await?,
+			Fault::Reconnect => handle.reconnect().await?,
 		}
-		self.members[i].stopped = action == "kill";
-		let event = FaultEvent {
+		self.members[i].stopped = fault == Fault::Kill;
+		tracing::info!(target: "stagenet", run = %self.plan.run_id, node, %fault, "fault injected");
+		self.events.push(FaultEvent {
 			at: SystemTime::now(),
 			node: node.to_string(),
-			action: action.to_string(),
-		};
-		tracing::info!(target: "stagenet", run = %self.plan.run_id, node, action, "fault injected");
-		self.events.push(event);
+			action: fault,
+		});
 		self.save_state()
 	}
 
 	/// Kills a node (SIGKILL / `docker kill`); it stays down until [`Network::restart`].
 	pub async fn kill(&mut self, node: &str) -> Result<()> {
-		self.fault(node, "kill").await
+		self.inject(node, Fault::Kill).await
 	}
 
 	/// Starts a node again with its database, keys and addresses (killing it first if it
 	/// runs).
 	pub async fn restart(&mut self, node: &str) -> Result<()> {
-		self.fault(node, "restart").await
+		self.inject(node, Fault::Restart).await
 	}
 
 	/// Freezes a node in place.
 	pub async fn pause(&mut self, node: &str) -> Result<()> {
-		self.fault(node, "pause").await
+		self.inject(node, Fault::Pause).await
 	}
 
 	/// Unfreezes a paused node.
 	pub async fn resume(&mut self, node: &str) -> Result<()> {
-		self.fault(node, "resume").await
+		self.inject(node, Fault::Resume).await
 	}
 
 	/// Cuts a node off from the others (providers with the `partition` capability).
 	pub async fn disconnect(&mut self, node: &str) -> Result<()> {
-		self.fault(node, "disconnect").await
+		self.inject(node, Fault::Disconnect).await
 	}
 
 	/// Joins a disconnected node to the others again.
 	pub async fn reconnect(&mut self, node: &str) -> Result<()> {
-		self.fault(node, "reconnect").await
+		self.inject(node, Fault::Reconnect).await
 	}
 
 	/// The last `n` lines of a node's or replica's log.

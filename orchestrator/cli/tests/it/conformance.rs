@@ -10,7 +10,7 @@ use stagenet_fork_tests::{
 };
 use stagenet_network::{
 	provider::docker::{DockerOptions, DockerProvider},
-	ChainRpc, DynProvider, LocalProvider, Network, NetworkPlan, NodeStatus,
+	ChainRpc, DynProvider, Fault, LocalProvider, Network, NetworkPlan, NodeStatus,
 };
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
@@ -149,8 +149,8 @@ pub async fn conformance(name: &str, provider: DynProvider, topology: Topology) 
 		.await;
 	}
 	assert!(authored("charlie") > 0, "charlie never authored");
-	let events: Vec<String> = net.events().iter().map(|e| e.action.clone()).collect();
-	assert_eq!(events, ["kill", "restart"]);
+	let events: Vec<Fault> = net.events().iter().map(|e| e.action).collect();
+	assert_eq!(events, [Fault::Kill, Fault::Restart]);
 
 	// Pause and resume (every provider here can): the paused node falls behind, then
 	// catches up.
