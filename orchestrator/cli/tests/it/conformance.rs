@@ -58,6 +58,20 @@ async fn status(url: &str) -> Result<NodeStatus, String> {
 	rpc.status().await.map_err(|e| e.to_string())
 }
 
+/// What `provider` still holds labelled with `run_id`.
+pub async fn resources_of(
+	provider: &dyn stagenet_network::provider::Provider,
+	run_id: &str,
+) -> Vec<stagenet_network::provider::Resource> {
+	provider
+		.resources()
+		.await
+		.expect("resources")
+		.into_iter()
+		.filter(|r| r.run_id == run_id)
+		.collect()
+}
+
 /// Waits until `node` (by RPC URL) reports `done(status)`.
 async fn wait_node(
 	what: &str,
@@ -197,13 +211,7 @@ pub async fn conformance(name: &str, provider: DynProvider, topology: Topology) 
 
 	// Teardown leaves nothing: no resource labelled with the run, no process, no port.
 	net.shutdown().await.expect("shutdown");
-	let left: Vec<_> = provider
-		.resources()
-		.await
-		.expect("resources")
-		.into_iter()
-		.filter(|r| r.run_id == run_id)
-		.collect();
+	let left = resources_of(provider.as_ref(), &run_id).await;
 	assert!(left.is_empty(), "left behind: {left:?}");
 	assert!(
 		run_processes(&run_id).is_empty(),

@@ -454,13 +454,7 @@ async fn docker_namespace_is_sealed_from_the_host_and_open_between_its_container
 	assert!(!labelled(&run_id).is_empty());
 	ns.destroy().await.expect("destroy");
 	assert_eq!(labelled(&run_id), Vec::<String>::new());
-	let left: Vec<_> = provider
-		.resources()
-		.await
-		.expect("resources")
-		.into_iter()
-		.filter(|r| r.run_id == run_id)
-		.collect();
+	let left = crate::conformance::resources_of(&provider, &run_id).await;
 	assert!(left.is_empty(), "{left:?}");
 }
 

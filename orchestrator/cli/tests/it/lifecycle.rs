@@ -42,6 +42,23 @@ impl Drop for UpProcess {
 	}
 }
 
+/// Starts `stagenet up <file> --run-id <run_id> --runs-dir <runs> <extra…>` in the
+/// background, output discarded.
+fn spawn_up(file: &Path, run_id: &str, runs: &Path, extra: &[&str]) -> UpProcess {
+	UpProcess(
+		stagenet()
+			.arg("up")
+			.arg(file)
+			.args(extra)
+			.args(["--run-id", run_id, "--runs-dir"])
+			.arg(runs)
+			.stdout(Stdio::null())
+			.stderr(Stdio::null())
+			.spawn()
+			.expect("spawn up"),
+	)
+}
+
 fn status_json(run_id: &str, runs: &Path) -> serde_json::Value {
 	let (code, out, err) = run(&[
 		OsStr::new("status"),
@@ -152,17 +169,7 @@ fn up_status_logs_and_down_work_from_other_shells_and_a_crash_leaves_nothing() {
 	);
 	let runs = dir.join("runs");
 	let run_id = format!("cli-life-{}", std::process::id());
-	let up = UpProcess(
-		stagenet()
-			.arg("up")
-			.arg(&file)
-			.args(["--run-id", &run_id, "--runs-dir"])
-			.arg(&runs)
-			.stdout(Stdio::null())
-			.stderr(Stdio::null())
-			.spawn()
-			.expect("spawn up"),
-	);
+	let up = spawn_up(&file, &run_id, &runs, &[]);
 	let s = wait_phase(&run_id, &runs, "ready", Duration::from_secs(240));
 	assert_eq!(s["provider"], "local");
 	assert_eq!(s["owner_alive"], true);
@@ -221,17 +228,7 @@ fn up_status_logs_and_down_work_from_other_shells_and_a_crash_leaves_nothing() {
 	// A crash of stagenet (SIGKILL, no clean-up code runs) leaves no node behind either:
 	// the guards see their pipe close and kill their process groups.
 	let crash_id = format!("cli-crash-{}", std::process::id());
-	let mut up = UpProcess(
-		stagenet()
-			.arg("up")
-			.arg(&file)
-			.args(["--run-id", &crash_id, "--runs-dir"])
-			.arg(&runs)
-			.stdout(Stdio::null())
-			.stderr(Stdio::null())
-			.spawn()
-			.expect("spawn up"),
-	);
+	let mut up = spawn_up(&file, &crash_id, &runs, &[]);
 	wait_phase(&crash_id, &runs, "ready", Duration::from_secs(240));
 	assert_eq!(
 		run_processes(&crash_id).len(),
@@ -408,17 +405,7 @@ fn docker_a_crashed_stagenet_leaves_orphans_that_up_reports_and_down_all_removes
 	)
 	.expect("write topology");
 	let run_id = format!("cli-docker-{}", std::process::id());
-	let mut up = UpProcess(
-		stagenet()
-			.arg("up")
-			.arg(&file)
-			.args(["--provider", "docker", "--run-id", &run_id, "--runs-dir"])
-			.arg(&runs)
-			.stdout(Stdio::null())
-			.stderr(Stdio::null())
-			.spawn()
-			.expect("spawn up"),
-	);
+	let mut up = spawn_up(&file, &run_id, &runs, &["--provider", "docker"]);
 	let s = wait_phase(&run_id, &runs, "ready", Duration::from_secs(240));
 	assert_eq!(s["provider"], "docker");
 	for m in s["members"].as_array().expect("members") {
