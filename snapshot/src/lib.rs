@@ -5,6 +5,7 @@
 
 pub mod capture;
 pub mod chain;
+pub mod diff;
 pub mod download;
 pub mod error;
 pub mod fork;

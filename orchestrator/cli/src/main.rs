@@ -7,6 +7,7 @@ mod failure;
 mod fork;
 mod image;
 mod lifecycle;
+mod rehearse;
 mod relay;
 mod snapshot;
 mod up;
@@ -52,6 +53,13 @@ enum Command {
 	Logs(lifecycle::LogsArgs),
 	/// Stop and remove everything of a run (or of every run, with `--all`).
 	Down(lifecycle::DownArgs),
+	/// Run a scenario: snapshot (or use one), fork, bring the network up, upgrade, watch,
+	/// and return a verdict against the scenario's gates (exit 0 pass, 1 a gate failed).
+	Rehearse(rehearse::RehearseArgs),
+	/// Apply a runtime upgrade to a running network and report what it did.
+	Upgrade(rehearse::UpgradeArgs),
+	/// Rebuild a run's report from the store (terminal, JSON, JUnit, Markdown, HTML).
+	Report(rehearse::ReportArgs),
 	/// Build container images from local binaries (no registry needed).
 	Image(image::ImageArgs),
 	/// Forward TCP ports (runs inside the Docker provider's relay containers).
@@ -85,6 +93,9 @@ fn main() -> ExitCode {
 			Command::Logs(args) => lifecycle::logs(args).await,
 			Command::Down(args) => lifecycle::down(args).await,
 			Command::Image(args) => image::run(args).await,
+			Command::Rehearse(args) => rehearse::run(args).await,
+			Command::Upgrade(args) => rehearse::upgrade_run(args).await,
+			Command::Report(args) => rehearse::report_run(args).await,
 			Command::Relay(args) => relay::run(args).await,
 		}
 	});

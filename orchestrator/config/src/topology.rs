@@ -190,7 +190,7 @@ pub enum TopologyError {
 	},
 }
 
-fn render(problems: &[Problem]) -> String {
+pub(crate) fn render(problems: &[Problem]) -> String {
 	problems
 		.iter()
 		.map(|p| {
@@ -218,6 +218,20 @@ impl Topology {
 		Self::parse(file, &text, strict)
 	}
 
+	/// Reads a topology for a network whose chain is already decided (the spec a scenario
+	/// forks): the file's `chain` may be left out, and is replaced by `chain` if present.
+	pub fn load_with_chain(
+		file: &Path,
+		strict: bool,
+		chain: Chain,
+	) -> Result<(Topology, Vec<Problem>), TopologyError> {
+		let text = std::fs::read_to_string(file).map_err(|source| TopologyError::Read {
+			file: file.to_path_buf(),
+			source,
+		})?;
+		Self::parse_inner(file, &text, strict, Some(chain))
+	}
+
 	/// Parses and validates YAML text; `file` names it in messages and anchors relative
 	/// paths (its directory).
 	pub fn parse(
@@ -225,7 +239,17 @@ impl Topology {
 		text: &str,
 		strict: bool,
 	) -> Result<(Topology, Vec<Problem>), TopologyError> {
+		Self::parse_inner(file, text, strict, None)
+	}
+
+	fn parse_inner(
+		file: &Path,
+		text: &str,
+		strict: bool,
+		chain: Option<Chain>,
+	) -> Result<(Topology, Vec<Problem>), TopologyError> {
 		let mut parser = Parser::new(file);
+		parser.chain_override = chain;
 		let topology = parser.topology(file, text);
 		let Parser {
 			mut problems,
@@ -569,14 +593,14 @@ fn error_segments(path: &serde_path_to_error::Path) -> Vec<Segment> {
 }
 
 /// An unknown key, kept until it is known whether it is a warning or a problem.
-struct Unknown {
+pub(crate) struct Unknown {
 	path: String,
 	key: String,
 	hint: String,
 }
 
 impl Unknown {
-	fn to_problem(&self, strict: bool) -> Problem {
+	pub(crate) fn to_problem(&self, strict: bool) -> Problem {
 		let ignored = if strict { "" } else { "ignored; " };
 		Problem {
 			path: self.path.clone(),
@@ -642,7 +666,7 @@ fn type_hint(message: &str) -> Option<&'static str> {
 }
 
 /// A YAML value as written, for messages.
-fn show(value: &Value) -> String {
+pub(crate) fn show(value: &Value) -> String {
 	match value {
 		Value::Null => "null".into(),
 		Value::Bool(b) => b.to_string(),
@@ -743,15 +767,17 @@ impl Counts {
 }
 
 /// Reads one topology file, collecting every problem and unknown key on the way.
-struct Parser {
+pub(crate) struct Parser {
 	/// The file's directory, made absolute: relative paths are resolved against it.
 	dir: PathBuf,
-	problems: Vec<Problem>,
-	unknown: Vec<Unknown>,
+	pub(crate) problems: Vec<Problem>,
+	pub(crate) unknown: Vec<Unknown>,
+	/// The chain to use whatever the file's `chain` says.
+	chain_override: Option<Chain>,
 }
 
 impl Parser {
-	fn new(file: &Path) -> Self {
+	pub(crate) fn new(file: &Path) -> Self {
 		let parent = file
 			.parent()
 			.filter(|p| !p.as_os_str().is_empty())
@@ -761,10 +787,11 @@ impl Parser {
 			dir,
 			problems: Vec::new(),
 			unknown: Vec::new(),
+			chain_override: None,
 		}
 	}
 
-	fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
+	pub(crate) fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
 		self.problems.push(Problem {
 			path: path.into(),
 			message: message.into(),
@@ -772,7 +799,7 @@ impl Parser {
 	}
 
 	/// `written` relative to the file's directory (absolute paths as they are).
-	fn resolve(&self, written: &str) -> PathBuf {
+	pub(crate) fn resolve(&self, written: &str) -> PathBuf {
 		let written = Path::new(written);
 		if written.is_absolute() {
 			return written.to_path_buf();
@@ -789,7 +816,12 @@ impl Parser {
 	/// Deserializes `value`, found at `path`: a type mismatch becomes a problem with the
 	/// field's path, unknown keys are recorded (`known` are the keys of the value's own
 	/// mapping; nested `resources` have theirs).
-	fn take<T: DeserializeOwned>(&mut self, path: &str, value: Value, known: &[&str]) -> Option<T> {
+	pub(crate) fn take<T: DeserializeOwned>(
+		&mut self,
+		path: &str,
+		value: Value,
+		known: &[&str],
+	) -> Option<T> {
 		let mut ignored: Vec<Vec<Segment>> = Vec::new();
 		let mut on_ignored = |p: serde_ignored::Path<'_>| {
 			let mut segments = Vec::new();
@@ -949,6 +981,9 @@ impl Parser {
 	}
 
 	fn chain(&mut self, value: Option<Value>) -> Option<Chain> {
+		if let Some(chain) = self.chain_override.clone() {
+			return Some(chain);
+		}
 		let Some(value) = value else {
 			self.problem(
 				"chain",

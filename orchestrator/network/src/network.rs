@@ -493,6 +493,24 @@ impl Network {
 		Ok(exited)
 	}
 
+	/// Nodes that exited without being stopped on purpose since the last call, with their
+	/// exit status. Each is reported once: it counts as stopped afterwards (a `restart` fault
+	/// brings it back). Unlike [`Network::check_alive`], a crash is an observation here, not
+	/// an error: a rehearsal records it as a finding and goes on.
+	pub async fn take_exited_nodes(&mut self) -> Result<Vec<(String, String)>> {
+		let mut exited = Vec::new();
+		for m in &mut self.members {
+			if m.stopped {
+				continue;
+			}
+			if let Some(status) = m.handle.exited().await? {
+				m.stopped = true;
+				exited.push((m.info.name.clone(), status));
+			}
+		}
+		Ok(exited)
+	}
+
 	/// Polls every node once.
 	pub async fn observe(&self) -> ReadyState {
 		let mut connections = vec![None; self.members.len()];

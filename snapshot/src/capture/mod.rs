@@ -19,12 +19,14 @@
 mod decode;
 mod error;
 mod json;
+mod live;
 mod read;
 mod rpc;
 mod store;
 
 pub use decode::{ClassWeights, Weight};
 pub use error::CaptureError;
+pub use live::{BlockReader, Limits, LiveBlock, LiveEvent, LiveExtrinsic, NO_LIMIT};
 pub use read::{read_capture, Capture, StoredBlock, StoredEvent, StoredExtrinsic};
 pub use store::CaptureMeta;
 

@@ -6,6 +6,7 @@ mod conformance;
 mod docker;
 mod fork;
 mod lifecycle;
+mod rehearse;
 mod sealing;
 
 use std::{path::PathBuf, process::Command};

@@ -82,7 +82,7 @@ pub(crate) fn variant_on_initialize<T: Config>(now: u64) -> Weight {
 	}
 	#[cfg(feature = "slow-init")]
 	if UpgradedAt::<T>::get().is_some() {
-		busy_work::<T>(400_000);
+		busy_work::<T>(4_000_000);
 		// Declares 1 ms while the work above takes far longer.
 		return Weight::from_parts(1_000_000_000, 0);
 	}

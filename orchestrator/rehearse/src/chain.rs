@@ -158,6 +158,7 @@ pub struct Chain {
 	url: String,
 	client: OnlineClient<Config>,
 	rpc: LegacyRpcMethods<RpcConfigFor<Config>>,
+	raw: RpcClient,
 }
 
 impl std::fmt::Debug for Chain {
@@ -206,7 +207,8 @@ impl Chain {
 		let chain = Chain {
 			url: url.to_string(),
 			client,
-			rpc: LegacyRpcMethods::new(rpc_client),
+			rpc: LegacyRpcMethods::new(rpc_client.clone()),
+			raw: rpc_client,
 		};
 		chain.best_hash().await?;
 		Ok(chain)
@@ -231,6 +233,168 @@ impl Chain {
 	/// `args` are the call's arguments in order.
 	pub async fn sudo(&self, pallet: &str, call: &str, args: Vec<Value>) -> Result<InBlock> {
 		self.sudo_with(pallet, call, args).await
+	}
+
+	/// Replaces the runtime the other way: `sudo(System::authorize_upgrade { code_hash })`,
+	/// then `System::apply_authorized_upgrade { code }` signed by Alice (free of fees when
+	/// the code matches the authorized hash). Returns the block that applied it.
+	pub async fn authorize_and_apply_upgrade(&self, wasm: &[u8]) -> Result<InBlock> {
+		let hash = blake2_256(wasm);
+		self.sudo_with("System", "authorize_upgrade", (hash,))
+			.await?;
+		let outcome = self
+			.signed_with(&dev::alice(), "System", "apply_authorized_upgrade", (wasm,))
+			.await?;
+		match outcome.error {
+			None => Ok(outcome.block),
+			Some(error) => Err(dispatch_error(
+				"System::apply_authorized_upgrade".into(),
+				error,
+				outcome.block,
+			)),
+		}
+	}
+
+	/// A JSON-RPC request, answered as `T`.
+	pub async fn request<T: serde::de::DeserializeOwned>(
+		&self,
+		method: &str,
+		params: Vec<serde_json::Value>,
+	) -> Result<T> {
+		let mut p = subxt::rpcs::client::RpcParams::new();
+		for v in params {
+			p.push(v)
+				.ctx(|| format!("encode the parameters of {method}"))?;
+		}
+		self.raw
+			.request(method, p)
+			.await
+			.ctx(|| format!("{method} on {}", self.url))
+	}
+
+	/// Spec name and version of the runtime in the state of block `hash`.
+	pub async fn runtime_version_at(&self, hash: H256) -> Result<(String, u32)> {
+		let v: serde_json::Value = self
+			.request("state_getRuntimeVersion", vec![serde_json::json!(hash)])
+			.await?;
+		let name = v
+			.get("specName")
+			.and_then(|n| n.as_str())
+			.unwrap_or("?")
+			.to_string();
+		let version = v
+			.get("specVersion")
+			.and_then(|n| n.as_u64())
+			.and_then(|n| u32::try_from(n).ok())
+			.ok_or_else(|| {
+				ChainError::Unexpected(format!(
+					"runtime version at {hash:?} without specVersion: {v}"
+				))
+			})?;
+		Ok((name, version))
+	}
+
+	/// The Aura slot duration (`AuraApi_slot_duration` at the best block).
+	pub async fn slot_duration(&self) -> Result<Duration> {
+		let answer: String = self
+			.request(
+				"state_call",
+				vec![
+					serde_json::json!("AuraApi_slot_duration"),
+					serde_json::json!("0x"),
+				],
+			)
+			.await?;
+		let bytes = hex::decode(answer.trim_start_matches("0x"))
+			.map_err(|e| ChainError::Unexpected(format!("AuraApi_slot_duration: {e}")))?;
+		let ms = <[u8; 8]>::try_from(bytes.as_slice())
+			.map(u64::from_le_bytes)
+			.map_err(|_| {
+				ChainError::Unexpected(format!(
+					"AuraApi_slot_duration answered {} bytes, expected 8",
+					bytes.len()
+				))
+			})?;
+		Ok(Duration::from_millis(ms))
+	}
+
+	/// `Pallet.Variant` of every event of block `hash`, in order.
+	pub async fn event_names_at(&self, hash: H256) -> Result<Vec<String>> {
+		let header = self.header(Some(hash)).await?;
+		let (events, _) = self.events_of(hash, &header).await?;
+		let mut out = Vec::new();
+		for event in events.iter() {
+			let event = event.ctx(|| format!("decode the events of block #{}", header.number))?;
+			out.push(format!("{}.{}", event.pallet_name(), event.event_name()));
+		}
+		Ok(out)
+	}
+
+	/// `ref_time` of `System::BlockWeights.max_block` of the runtime in block `hash`'s state.
+	pub async fn max_block_ref_time_at(&self, hash: H256) -> Result<u128> {
+		let at = self.at(hash).await?;
+		let value = at
+			.constants()
+			.entry(subxt::dynamic::constant::<Value>("System", "BlockWeights"))
+			.ctx(|| "constant System::BlockWeights".to_string())?;
+		value
+			.at("max_block")
+			.at("ref_time")
+			.and_then(|v| v.as_u128())
+			.ok_or_else(|| {
+				ChainError::Unexpected(format!(
+					"System::BlockWeights has no max_block.ref_time: {value}"
+				))
+			})
+	}
+
+	/// Every value of the map (or the one value) `pallet::item` at block `hash`, decoded as
+	/// integers: (sum, count). Values that are not integers are an error.
+	pub async fn storage_integers_at(
+		&self,
+		hash: H256,
+		pallet: &str,
+		item: &str,
+	) -> Result<(u128, u64)> {
+		let at = self.at(hash).await?;
+		let address = subxt::dynamic::storage::<Vec<Value>, Value>(pallet, item);
+		let storage = at.storage();
+		let entry = storage
+			.entry(address)
+			.ctx(|| format!("storage item {pallet}::{item}"))?;
+		let as_int = |v: &Value| -> Result<u128> {
+			v.as_u128()
+				.or_else(|| v.at(0).and_then(|x| x.as_u128()))
+				.ok_or_else(|| {
+					ChainError::Unexpected(format!(
+						"a value of {pallet}::{item} is not an integer: {v}"
+					))
+				})
+		};
+		if entry.is_plain() {
+			let value = self
+				.storage_value_at::<Value>(hash, pallet, item, vec![])
+				.await?;
+			return match value {
+				Some(v) => Ok((as_int(&v)?, 1)),
+				None => Ok((0, 0)),
+			};
+		}
+		let mut entries = entry
+			.iter(Vec::<Value>::new())
+			.await
+			.ctx(|| format!("iterate {pallet}::{item} at {hash:?}"))?;
+		let (mut sum, mut count) = (0u128, 0u64);
+		while let Some(kv) = entries.next().await {
+			let kv = kv.ctx(|| format!("iterate {pallet}::{item} at {hash:?}"))?;
+			let value: Value = kv
+				.value()
+				.decode()
+				.ctx(|| format!("decode an entry of {pallet}::{item}"))?;
+			sum = sum.saturating_add(as_int(&value)?);
+			count += 1;
+		}
+		Ok((sum, count))
 	}
 
 	/// Replaces the runtime: `sudo(System::set_code { code: wasm })`. The new runtime is in the
@@ -314,6 +478,27 @@ impl Chain {
 		pallet: &str,
 		call: &str,
 		args: Vec<Value>,
+	) -> Result<Outcome> {
+		let best = self.best_hash().await?;
+		let at = self.at(best).await?;
+		let payload = subxt::dynamic::transaction(pallet, call, args);
+		let inclusion = self
+			.submit(&at, signer, &payload, &format!("{pallet}::{call}"))
+			.await?;
+		let error = extrinsic_error(&inclusion)?;
+		Ok(Outcome {
+			block: inclusion.block,
+			error,
+		})
+	}
+
+	/// [`Self::signed`] with call arguments of any encodable type.
+	async fn signed_with<D: EncodeAsFields>(
+		&self,
+		signer: &Keypair,
+		pallet: &str,
+		call: &str,
+		args: D,
 	) -> Result<Outcome> {
 		let best = self.best_hash().await?;
 		let at = self.at(best).await?;
@@ -828,6 +1013,12 @@ fn dispatch_error_name(error: &Value, metadata: &Metadata) -> String {
 		Some(ValueDef::Variant(nested)) => format!("{}::{}", variant.name, nested.name),
 		_ => variant.name.clone(),
 	}
+}
+
+/// blake2-256 of `data`.
+fn blake2_256(data: &[u8]) -> [u8; 32] {
+	use blake2::{digest::consts::U32, Blake2b, Digest as _};
+	Blake2b::<U32>::digest(data).into()
 }
 
 /// A [`ChainError::Dispatch`] of `call` included in `block`.

@@ -1,0 +1,407 @@
+//! `stagenet rehearse`, `stagenet upgrade` and `stagenet report`: a scenario to its verdict,
+//! a runtime upgrade on a running network, and a report rebuilt from the store.
+
+use crate::{
+	failure::{Failure, EXIT_FAILED},
+	up::{provider, ProviderKind, StopSignals, DEFAULT_RUNS_DIR},
+	EXIT_BAD_INPUT, EXIT_INFRA,
+};
+use stagenet_config::{Scenario, UpgradeVia};
+use stagenet_network::state::RunState;
+use stagenet_rehearse::{
+	chain::Chain, rehearse, upgrade, RehearseError, RehearseOptions, UpgradeOptions,
+};
+use stagenet_report::{render, terminal, Format};
+use stagenet_store::{RunReport, Store, Verdict};
+use std::{
+	io::IsTerminal,
+	path::{Path, PathBuf},
+	sync::Arc,
+};
+
+/// Where the store lives unless `--database-url` says otherwise.
+pub const DEFAULT_DATABASE: &str = ".stagenet/stagenet.db";
+
+/// Formats written by `rehearse` into the report directory.
+const WRITTEN: [Format; 4] = [Format::Json, Format::Junit, Format::Markdown, Format::Html];
+
+/// Arguments of `stagenet rehearse`.
+#[derive(Debug, clap::Args)]
+pub struct RehearseArgs {
+	/// Scenario file (YAML).
+	scenario: PathBuf,
+	/// Where the network runs.
+	#[arg(long, value_enum, default_value = "local")]
+	provider: ProviderKind,
+	/// Directory holding one directory per run.
+	#[arg(long, default_value = DEFAULT_RUNS_DIR)]
+	runs_dir: PathBuf,
+	/// Run id (default: `<scenario name>-<milliseconds since the epoch>`).
+	#[arg(long)]
+	run_id: Option<String>,
+	/// The store: a SQLite file path (default `.stagenet/stagenet.db`) or a `postgres://` URL.
+	#[arg(long, env = "STAGENET_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+	database_url: String,
+	/// Directory for the reports (`report.json`, `report.xml`, `report.md`, `report.html`);
+	/// default: the run's directory.
+	#[arg(long)]
+	report_dir: Option<PathBuf>,
+	/// Treat unknown keys in the scenario and topology as errors.
+	#[arg(long)]
+	strict: bool,
+	/// Terminal summary without colours.
+	#[arg(long)]
+	no_color: bool,
+}
+
+/// Arguments of `stagenet upgrade`.
+#[derive(Debug, clap::Args)]
+pub struct UpgradeArgs {
+	/// The run (as `stagenet status` lists it).
+	run: String,
+	/// The new runtime.
+	#[arg(long)]
+	wasm: PathBuf,
+	/// How `set_code` is submitted.
+	#[arg(long, value_enum, default_value = "sudo")]
+	via: ViaArg,
+	/// Blocks after the inclusion whose state is compared with the state before it.
+	#[arg(long, default_value_t = 3)]
+	diff_after: u64,
+	/// Directory holding one directory per run.
+	#[arg(long, default_value = DEFAULT_RUNS_DIR)]
+	runs_dir: PathBuf,
+	/// Print the result as JSON.
+	#[arg(long)]
+	json: bool,
+}
+
+/// `--via`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ViaArg {
+	/// `Sudo::sudo_unchecked_weight(System::set_code)`.
+	Sudo,
+	/// `System::authorize_upgrade` (as root), then `System::apply_authorized_upgrade`.
+	Authorize,
+}
+
+/// Arguments of `stagenet report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+	/// The run; without one, the runs in the store are listed.
+	run: Option<String>,
+	/// `terminal`, `json`, `junit`, `markdown` or `html`.
+	#[arg(long, default_value = "terminal")]
+	format: String,
+	/// Write into this file instead of standard output.
+	#[arg(long)]
+	out: Option<PathBuf>,
+	/// The store: a SQLite file path or a `postgres://` URL.
+	#[arg(long, env = "STAGENET_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+	database_url: String,
+	/// Exit with the run's verdict code (0 pass, 1 fail, …) instead of 0.
+	#[arg(long)]
+	exit_code: bool,
+}
+
+async fn open_store(target: &str) -> Result<Store, Failure> {
+	Store::open(target)
+		.await
+		.map_err(|e| Failure::new(EXIT_INFRA, e.to_string()))
+}
+
+/// Runs `stagenet rehearse`.
+pub async fn run(args: RehearseArgs) -> Result<(), Failure> {
+	let (scenario, warnings) = Scenario::load(&args.scenario, args.strict)
+		.map_err(|e| Failure::new(EXIT_BAD_INPUT, e.to_string()))?;
+	for w in warnings {
+		eprintln!("warning: `{}`: {}", w.path, w.message);
+	}
+	let run_id = args.run_id.clone().unwrap_or_else(|| {
+		format!(
+			"{}-{}",
+			scenario.name,
+			std::time::SystemTime::now()
+				.duration_since(std::time::UNIX_EPOCH)
+				.map(|d| d.as_millis())
+				.unwrap_or_default()
+		)
+	});
+	let run_dir = args.runs_dir.join(&run_id);
+	let store = Arc::new(open_store(&args.database_url).await?);
+	let mut stop = StopSignals::new()?;
+	let provider = provider(args.provider).await?;
+	println!(
+		"rehearsal {run_id}: scenario `{}` ({}), {} step(s), on the {} provider",
+		scenario.name,
+		args.scenario.display(),
+		scenario.steps.len(),
+		provider.name()
+	);
+	let say: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(|line: &str| println!("  {line}"));
+	let outcome = tokio::select! {
+		outcome = rehearse(RehearseOptions {
+			scenario,
+			provider,
+			run_dir: run_dir.clone(),
+			run_id: run_id.clone(),
+			store: store.clone(),
+			strict: args.strict,
+			say,
+		}) => outcome,
+		_ = stop.recv() => {
+			// Dropping the rehearsal drops its network, whose providers clean up on drop.
+			let _ = store.finish_run(&run_id, stagenet_rehearse::monitor::now_ms(), Some(Verdict::Infrastructure), Some("interrupted".into())).await;
+			return Err(Failure::new(EXIT_INFRA, format!("rehearsal {run_id} interrupted (hint: `stagenet down {run_id}` removes anything left)")));
+		}
+	};
+	let report = match outcome {
+		Ok(report) => report,
+		Err(e) => {
+			let code = match e {
+				RehearseError::BadInput(_) => EXIT_BAD_INPUT,
+				_ => EXIT_INFRA,
+			};
+			return Err(Failure::new(code, format!("rehearsal {run_id}: {e}")));
+		}
+	};
+	let dir = args.report_dir.clone().unwrap_or(run_dir);
+	let written = write_reports(&report, &dir)?;
+	println!();
+	print!(
+		"{}",
+		terminal(&report, !args.no_color && std::io::stdout().is_terminal())
+	);
+	println!("reports: {}", written.join(", "));
+	println!(
+		"store: {} (rebuild with `stagenet report {run_id} --format html{}`)",
+		stagenet_store::db::redact(&args.database_url),
+		if args.database_url == DEFAULT_DATABASE {
+			String::new()
+		} else {
+			" --database-url …".into()
+		}
+	);
+	verdict_result(&report)
+}
+
+/// Writes every report format into `dir`; the paths written.
+fn write_reports(report: &RunReport, dir: &Path) -> Result<Vec<String>, Failure> {
+	std::fs::create_dir_all(dir).map_err(|e| {
+		Failure::new(
+			EXIT_INFRA,
+			format!("cannot create `{}`: {e}", dir.display()),
+		)
+	})?;
+	let mut written = Vec::new();
+	for format in WRITTEN {
+		let path = dir.join(format!("report.{}", format.extension()));
+		std::fs::write(&path, render(report, format)).map_err(|e| {
+			Failure::new(
+				EXIT_INFRA,
+				format!("cannot write `{}`: {e}", path.display()),
+			)
+		})?;
+		written.push(path.display().to_string());
+	}
+	Ok(written)
+}
+
+fn verdict_result(report: &RunReport) -> Result<(), Failure> {
+	match report.verdict() {
+		Verdict::Pass => Ok(()),
+		v => {
+			let failed: Vec<String> = report
+				.gates
+				.iter()
+				.filter(|g| !g.passed)
+				.map(|g| format!("{} ({} vs {})", g.name, g.measured, g.threshold))
+				.collect();
+			let message = if failed.is_empty() {
+				format!("run {}: verdict {}", report.run.id, v.as_str())
+			} else {
+				format!(
+					"run {}: gate(s) failed: {}",
+					report.run.id,
+					failed.join("; ")
+				)
+			};
+			Err(Failure::new(v.exit_code(), message))
+		}
+	}
+}
+
+/// Runs `stagenet upgrade`.
+pub async fn upgrade_run(args: UpgradeArgs) -> Result<(), Failure> {
+	let dir = args.runs_dir.join(&args.run);
+	let state = RunState::load(&dir).map_err(|e| {
+		Failure::new(
+			EXIT_BAD_INPUT,
+			format!(
+				"{e} (hint: `stagenet status --runs-dir {}` lists the runs)",
+				args.runs_dir.display()
+			),
+		)
+	})?;
+	let member = state
+		.members
+		.iter()
+		.find(|m| m.role == "rpc" && m.rpc_url.is_some())
+		.or_else(|| state.members.iter().find(|m| m.rpc_url.is_some()))
+		.ok_or_else(|| {
+			Failure::new(
+				EXIT_BAD_INPUT,
+				format!("run `{}` has no node with an RPC endpoint", args.run),
+			)
+		})?;
+	let url = member.rpc_url.clone().unwrap_or_default();
+	let chain = Chain::connect(&url).await.map_err(|e| {
+		Failure::new(
+			EXIT_INFRA,
+			format!(
+				"{e} (hint: is run `{}` up? `stagenet status {}`)",
+				args.run, args.run
+			),
+		)
+	})?;
+	let via = match args.via {
+		ViaArg::Sudo => UpgradeVia::Sudo,
+		ViaArg::Authorize => UpgradeVia::Authorize,
+	};
+	let record = upgrade(
+		&chain,
+		&url,
+		&UpgradeOptions {
+			wasm: args.wasm.clone(),
+			wasm_shown: args.wasm.display().to_string(),
+			via,
+			diff_after: args.diff_after.max(1),
+			work_dir: dir.join("upgrades"),
+			seq: 0,
+		},
+	)
+	.await
+	.map_err(|e| {
+		Failure::new(
+			if e.is_bad_input() {
+				EXIT_BAD_INPUT
+			} else {
+				EXIT_INFRA
+			},
+			e.to_string(),
+		)
+	})?;
+	if args.json {
+		println!(
+			"{}",
+			serde_json::to_string_pretty(&record)
+				.map_err(|e| Failure::new(EXIT_INFRA, e.to_string()))?
+		);
+	} else {
+		println!("upgrade via {} of run {}", record.via, args.run);
+		println!(
+			"  included in      #{} (CodeUpdated: {})",
+			record.included_in,
+			if record.code_updated { "yes" } else { "no" }
+		);
+		println!(
+			"  runtime          {} → {}",
+			record.old_version,
+			record.new_version.as_deref().unwrap_or("?")
+		);
+		println!(
+			"  LastRuntimeUpgrade {}",
+			record.last_runtime_upgrade.as_deref().unwrap_or("?")
+		);
+		if let (Some(first), Some(w), Some(p)) = (
+			record.first_block,
+			record.migration_weight,
+			record.migration_percent,
+		) {
+			println!("  migrations       {w} ps in block #{first} (mandatory class) = {p:.2} % of the maximum block weight");
+		}
+		if let (Some(from), Some(to)) = (record.diff_from, record.diff_to) {
+			println!("  storage diff     #{from} → #{to}");
+			for p in &record.diff {
+				println!(
+					"    {:<20} +{} keys ({} B)  ~{} keys ({} B)  -{} keys ({} B)  {}",
+					p.pallet,
+					p.added_keys,
+					p.added_bytes,
+					p.changed_keys,
+					p.changed_bytes,
+					p.removed_keys,
+					p.removed_bytes,
+					p.items.join("; ")
+				);
+			}
+		}
+		if let Some(e) = &record.error {
+			println!("  not measured     {e}");
+		}
+	}
+	if record.code_updated {
+		Ok(())
+	} else {
+		Err(Failure::new(
+			EXIT_FAILED,
+			format!("no `System::CodeUpdated` in block #{}", record.included_in),
+		))
+	}
+}
+
+/// Runs `stagenet report`.
+pub async fn report_run(args: ReportArgs) -> Result<(), Failure> {
+	let format =
+		Format::parse(&args.format).map_err(|e| Failure::new(EXIT_BAD_INPUT, e.to_string()))?;
+	if !args.database_url.contains("://")
+		&& !args.database_url.starts_with("sqlite:")
+		&& !Path::new(&args.database_url).exists()
+	{
+		return Err(Failure::new(
+			EXIT_BAD_INPUT,
+			format!("no store at `{}` (hint: `stagenet rehearse` writes it; pass `--database-url` if it wrote elsewhere)", args.database_url),
+		));
+	}
+	let store = open_store(&args.database_url).await?;
+	let Some(run) = args.run else {
+		let runs = store
+			.runs()
+			.await
+			.map_err(|e| Failure::new(EXIT_INFRA, e.to_string()))?;
+		for r in runs {
+			println!(
+				"{:<40} {:<24} {}",
+				r.id,
+				r.scenario.as_deref().unwrap_or("-"),
+				r.verdict.map(|v| v.as_str()).unwrap_or("running")
+			);
+		}
+		return Ok(());
+	};
+	let report = store
+		.report(&run)
+		.await
+		.map_err(|e| Failure::new(EXIT_BAD_INPUT, e.to_string()))?;
+	let text = match format {
+		Format::Terminal => terminal(
+			&report,
+			args.out.is_none() && std::io::stdout().is_terminal(),
+		),
+		f => render(&report, f),
+	};
+	match &args.out {
+		Some(path) => std::fs::write(path, text).map_err(|e| {
+			Failure::new(
+				EXIT_INFRA,
+				format!("cannot write `{}`: {e}", path.display()),
+			)
+		})?,
+		None => print!("{text}"),
+	}
+	if args.exit_code {
+		verdict_result(&report)
+	} else {
+		Ok(())
+	}
+}

@@ -1,0 +1,296 @@
+//! The verdict: every gate of a scenario with its measured value, from what the monitor
+//! recorded (ledger, findings), the upgrades and the steps.
+
+use stagenet_config::Gates;
+use stagenet_store::{BlockRecord, Finding, GateResult, StepRecord, UpgradeRecord};
+use std::collections::BTreeSet;
+
+/// What the gates are measured on.
+#[derive(Debug, Clone, Copy)]
+pub struct Evidence<'a> {
+	/// The ledger.
+	pub blocks: &'a [BlockRecord],
+	/// Findings.
+	pub findings: &'a [Finding],
+	/// Upgrades.
+	pub upgrades: &'a [UpgradeRecord],
+	/// Steps (`assert-storage` steps become `invariant:<name>` gates).
+	pub steps: &'a [StepRecord],
+	/// Highest best block at the end.
+	pub best: u64,
+	/// Highest finalized block at the end.
+	pub finalized: u64,
+}
+
+/// The `p`-th percentile (0–100) of `values` (nearest rank); `None` if empty.
+pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
+	if values.is_empty() {
+		return None;
+	}
+	let mut v = values.to_vec();
+	v.sort_by(|a, b| a.total_cmp(b));
+	let rank = ((p / 100.0) * v.len() as f64).ceil().max(1.0) as usize;
+	v.get(rank - 1).copied()
+}
+
+fn gate(
+	name: &str,
+	description: String,
+	threshold: String,
+	measured: String,
+	passed: bool,
+	detail: Option<String>,
+) -> GateResult {
+	GateResult {
+		name: name.into(),
+		description,
+		threshold,
+		measured,
+		passed,
+		detail,
+	}
+}
+
+/// Every gate of `gates` (and one per invariant, and one for the steps), in a fixed order.
+pub fn evaluate(gates: &Gates, ev: &Evidence<'_>) -> Vec<GateResult> {
+	let mut out = Vec::new();
+	if gates.no_panic {
+		let panics: Vec<&Finding> = ev.findings.iter().filter(|f| f.kind.is_panic()).collect();
+		let detail = panics.first().map(|first| {
+			let nodes: BTreeSet<&str> = panics.iter().filter_map(|f| f.node.as_deref()).collect();
+			let nodes: Vec<&str> = nodes.into_iter().collect();
+			format!(
+				"{} on {} at block #{}: {}",
+				first.kind.as_str(),
+				nodes.join(", "),
+				first
+					.block
+					.map(|b| b.to_string())
+					.unwrap_or_else(|| "?".into()),
+				first.message
+			)
+		});
+		out.push(gate(
+			"no-panic",
+			"no panic or wasm trap in any node's log".into(),
+			"0".into(),
+			format!("{} finding(s)", panics.len()),
+			panics.is_empty(),
+			detail,
+		));
+	}
+	if let Some(limit) = gates.migration_weight_percent {
+		let measured: Vec<(f64, &UpgradeRecord)> = ev
+			.upgrades
+			.iter()
+			.filter_map(|u| u.migration_percent.map(|p| (p, u)))
+			.collect();
+		let worst = measured.iter().max_by(|a, b| a.0.total_cmp(&b.0)).copied();
+		out.push(match worst {
+			Some((p, u)) => gate(
+				"migration-weight",
+				format!("migration weight ≤ {limit} % of the maximum block weight"),
+				format!("≤ {limit} %"),
+				format!("{p:.1} %"),
+				p <= limit,
+				Some(format!(
+					"block #{} (first of {}): mandatory {} ps − {} ps before = {} ps of {} ps",
+					u.first_block.unwrap_or_default(),
+					u.new_version.as_deref().unwrap_or("the new runtime"),
+					u.first_block_mandatory.unwrap_or_default(),
+					u.baseline_mandatory.unwrap_or_default(),
+					u.migration_weight.unwrap_or_default(),
+					u.max_block.unwrap_or_default()
+				)),
+			),
+			None => gate(
+				"migration-weight",
+				format!("migration weight ≤ {limit} % of the maximum block weight"),
+				format!("≤ {limit} %"),
+				"not measured".into(),
+				false,
+				Some(
+					"no upgrade was measured (hint: add an `upgrade` step, or remove this gate)"
+						.into(),
+				),
+			),
+		});
+	}
+	if let Some(limit) = gates.normal_weight_percent {
+		let worst = ev.blocks.iter().max_by(|a, b| {
+			a.percent_of_block(a.weight.normal)
+				.total_cmp(&b.percent_of_block(b.weight.normal))
+		});
+		out.push(match worst {
+			Some(b) => {
+				let p = b.percent_of_block(b.weight.normal);
+				gate(
+					"normal-weight",
+					format!("normal-class weight ≤ {limit} % of the block in every block"),
+					format!("≤ {limit} %"),
+					format!("{p:.1} %"),
+					p <= limit,
+					Some(format!(
+						"heaviest: block #{} ({} blocks recorded)",
+						b.number,
+						ev.blocks.len()
+					)),
+				)
+			}
+			None => not_measured(
+				"normal-weight",
+				format!("normal-class weight ≤ {limit} % of the block in every block"),
+				format!("≤ {limit} %"),
+			),
+		});
+	}
+	if let Some(limit) = gates.block_time_p95 {
+		let times: Vec<(u64, f64)> = ev
+			.blocks
+			.windows(2)
+			.filter(|w| w[1].number == w[0].number + 1)
+			.filter_map(|w| Some((w[1].number, (w[1].timestamp? - w[0].timestamp?) as f64)))
+			.collect();
+		let values: Vec<f64> = times.iter().map(|t| t.1).collect();
+		let limit_ms = limit.as_secs_f64() * 1000.0;
+		out.push(match percentile(&values, 95.0) {
+			Some(p95) => {
+				let slowest = ev
+					.blocks
+					.iter()
+					.filter(|b| b.authoring_ms.is_some())
+					.max_by(|a, b| {
+						a.authoring_ms
+							.unwrap_or(0.0)
+							.total_cmp(&b.authoring_ms.unwrap_or(0.0))
+					});
+				let authoring = slowest.map(|b| {
+					format!(
+						"; slowest authoring {:.0} ms at #{} against {:.1} ms of declared weight (all classes)",
+						b.authoring_ms.unwrap_or(0.0),
+						b.number,
+						(b.weight.normal + b.weight.operational + b.weight.mandatory) as f64 / 1e9
+					)
+				});
+				gate(
+					"block-time-p95",
+					format!("95th percentile of the block time ≤ {limit_ms:.0} ms"),
+					format!("≤ {limit_ms:.0} ms"),
+					format!("{p95:.0} ms"),
+					p95 <= limit_ms,
+					Some(format!(
+						"{} intervals, max {:.0} ms{}",
+						values.len(),
+						values.iter().cloned().fold(0.0, f64::max),
+						authoring.unwrap_or_default()
+					)),
+				)
+			}
+			None => not_measured(
+				"block-time-p95",
+				format!("95th percentile of the block time ≤ {limit_ms:.0} ms"),
+				format!("≤ {limit_ms:.0} ms"),
+			),
+		});
+	}
+	if let Some(limit) = gates.finality_lag {
+		let worst = ev
+			.blocks
+			.iter()
+			.filter_map(|b| b.finality_lag().map(|l| (l, b.number)))
+			.max();
+		let end_lag = ev.best.saturating_sub(ev.finalized);
+		let (lag, at) = match worst {
+			Some((l, n)) if l >= end_lag => (l, format!("at block #{n}")),
+			_ => (
+				end_lag,
+				format!(
+					"at the end (best #{}, finalized #{})",
+					ev.best, ev.finalized
+				),
+			),
+		};
+		out.push(gate(
+			"finality-lag",
+			format!("finality lag ≤ {limit} blocks"),
+			format!("≤ {limit} blocks"),
+			format!("{lag} blocks"),
+			lag <= limit,
+			Some(format!("largest {at}")),
+		));
+	}
+	if let Some(k) = gates.keeps_producing {
+		let since = ev
+			.upgrades
+			.last()
+			.map(|u| u.included_in)
+			.or_else(|| ev.blocks.first().map(|b| b.number))
+			.unwrap_or(0);
+		let produced = ev.best.saturating_sub(since);
+		let finalized = ev.finalized.saturating_sub(since);
+		let what = if ev.upgrades.is_empty() {
+			"the first recorded block"
+		} else {
+			"the last upgrade"
+		};
+		out.push(gate(
+			"keeps-producing",
+			format!("at least {k} blocks produced and finalized after {what}"),
+			format!("≥ {k} blocks"),
+			format!("{produced} produced, {finalized} finalized"),
+			produced >= k && finalized >= k,
+			Some(format!(
+				"since #{since}: best #{}, finalized #{}",
+				ev.best, ev.finalized
+			)),
+		));
+	}
+	for s in ev.steps.iter().filter(|s| s.kind == "assert-storage") {
+		let name = s
+			.description
+			.split_whitespace()
+			.nth(1)
+			.unwrap_or("invariant")
+			.trim_end_matches(':');
+		out.push(gate(
+			&format!("invariant:{name}"),
+			s.description.clone(),
+			"holds".into(),
+			s.outcome.clone(),
+			s.ok,
+			s.block.map(|b| format!("read at block #{b}")),
+		));
+	}
+	let failed: Vec<&StepRecord> = ev
+		.steps
+		.iter()
+		.filter(|s| s.kind != "assert-storage" && !s.ok)
+		.collect();
+	if !ev.steps.is_empty() {
+		out.push(gate(
+			"steps",
+			"every step did what it should".into(),
+			"0 failed".into(),
+			format!("{} failed", failed.len()),
+			failed.is_empty(),
+			failed
+				.first()
+				.map(|s| format!("step {} ({}): {}", s.index + 1, s.kind, s.outcome)),
+		));
+	}
+	out
+}
+
+fn not_measured(name: &str, description: String, threshold: String) -> GateResult {
+	gate(
+		name,
+		description,
+		threshold,
+		"not measured".into(),
+		false,
+		Some("no blocks were recorded (hint: see the findings and the node logs)".into()),
+	)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,13 @@
+//! stagenet's rehearsal: the scenario runner ([`rehearse`]), the runtime upgrade action
+//! ([`upgrade`]), the monitor (block ledger, log findings, stalls) and the gates.
+
+pub mod chain;
+pub mod gates;
+pub mod logscan;
+pub mod monitor;
+pub mod prometheus;
+pub mod rehearse;
+pub mod upgrade;
+
+pub use rehearse::{rehearse, RehearseError, RehearseOptions};
+pub use upgrade::{read_runtime, upgrade, UpgradeError, UpgradeOptions};

@@ -1,0 +1,659 @@
+//! `stagenet rehearse`: a scenario from its source to its verdict. The state is snapshotted
+//! (or an existing snapshot used), forked for the topology's validators, brought up, watched
+//! by the monitor while the steps run (upgrades, faults, waits, invariants), and judged by
+//! the gates. Everything is recorded in the store as it happens, so the report can be rebuilt
+//! from the store alone, and the network is torn down whatever happens.
+
+use crate::{
+	chain::Chain as ChainClient,
+	gates::{evaluate, Evidence},
+	monitor::{now_ms, Monitor, MonitorOptions, WatchedNode},
+	upgrade::{upgrade, UpgradeOptions},
+};
+use stagenet_config::{Chain, Check, FaultAction, Operand, Role, Scenario, Source, Step, Topology};
+use stagenet_network::{DynProvider, Fault, Network, NetworkPlan};
+use stagenet_snapshot::{download, fork::fork, fork::ForkOptions, DownloadOptions, Progress};
+use stagenet_store::{FindingKind, NodeRecord, RunRecord, RunReport, StepRecord, Store, Verdict};
+use std::{
+	path::{Path, PathBuf},
+	sync::Arc,
+	time::{Duration, Instant},
+};
+
+/// Time between two polls of the monitor.
+const POLL: Duration = Duration::from_millis(250);
+/// Finality lag above which a finality stall is recorded when the scenario sets no gate.
+const DEFAULT_FINALITY_STALL: u64 = 10;
+/// Blocks the ledger may still need to catch up after the last step.
+const CATCH_UP: Duration = Duration::from_secs(15);
+
+/// What a rehearsal needs besides its scenario.
+pub struct RehearseOptions {
+	/// The scenario.
+	pub scenario: Scenario,
+	/// Where the network runs.
+	pub provider: DynProvider,
+	/// The run's directory (spec, keys, logs, reports).
+	pub run_dir: PathBuf,
+	/// The run id.
+	pub run_id: String,
+	/// The store.
+	pub store: Arc<Store>,
+	/// Unknown topology keys are errors.
+	pub strict: bool,
+	/// Progress lines for the user.
+	pub say: Arc<dyn Fn(&str) + Send + Sync>,
+}
+
+/// A rehearsal that could not reach a verdict.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RehearseError {
+	/// The scenario or a file it names is wrong (exit 2).
+	#[error("{0}")]
+	BadInput(String),
+	/// Something the rehearsal depends on failed (exit 3).
+	#[error("{0}")]
+	Infrastructure(String),
+}
+
+impl RehearseError {
+	/// The verdict it stands for.
+	pub fn verdict(&self) -> Verdict {
+		match self {
+			RehearseError::BadInput(_) => Verdict::BadInput,
+			RehearseError::Infrastructure(_) => Verdict::Infrastructure,
+		}
+	}
+}
+
+fn bad(e: impl std::fmt::Display) -> RehearseError {
+	RehearseError::BadInput(e.to_string())
+}
+
+fn infra(e: impl std::fmt::Display) -> RehearseError {
+	RehearseError::Infrastructure(e.to_string())
+}
+
+/// Runs the scenario; the report as stored. The store holds the run even when it fails
+/// (with its verdict `bad-input` or `infrastructure` and the error).
+pub async fn rehearse(opts: RehearseOptions) -> Result<RunReport, RehearseError> {
+	let say = opts.say.clone();
+	let scenario = &opts.scenario;
+	std::fs::create_dir_all(&opts.run_dir)
+		.map_err(|e| infra(format!("cannot create `{}`: {e}", opts.run_dir.display())))?;
+	let run = RunRecord {
+		id: opts.run_id.clone(),
+		scenario: Some(scenario.name.clone()),
+		scenario_file: Some(scenario.file.display().to_string()),
+		provider: opts.provider.name().to_string(),
+		chain: String::new(),
+		genesis_hash: String::new(),
+		tool_version: env!("CARGO_PKG_VERSION").to_string(),
+		started_at: now_ms(),
+		finished_at: None,
+		verdict: None,
+		error: None,
+	};
+	opts.store
+		.create_run(&run)
+		.await
+		.map_err(|e| infra(format!("store: {e}")))?;
+	let mut network: Option<Network> = None;
+	let outcome = prepare_and_run(&opts, &mut network, &say).await;
+	if let Some(mut n) = network {
+		say("stopping the network");
+		if let Err(e) = n.shutdown().await {
+			tracing::warn!(target: "stagenet::rehearse", error = %e, "teardown failed");
+		}
+	}
+	match outcome {
+		Ok(verdict) => {
+			opts.store
+				.finish_run(&opts.run_id, now_ms(), Some(verdict), None)
+				.await
+				.map_err(|e| infra(format!("store: {e}")))?;
+		}
+		Err(e) => {
+			let _ = opts
+				.store
+				.finish_run(
+					&opts.run_id,
+					now_ms(),
+					Some(e.verdict()),
+					Some(e.to_string()),
+				)
+				.await;
+			return Err(e);
+		}
+	}
+	opts.store
+		.report(&opts.run_id)
+		.await
+		.map_err(|e| infra(format!("store: {e}")))
+}
+
+async fn prepare_and_run(
+	opts: &RehearseOptions,
+	network_slot: &mut Option<Network>,
+	say: &Arc<dyn Fn(&str) + Send + Sync>,
+) -> Result<Verdict, RehearseError> {
+	let scenario = &opts.scenario;
+	// 1. Source.
+	let snapshot = match &scenario.source {
+		Source::Snapshot(p) => p.clone(),
+		Source::Rpc { url, block } => {
+			let out = opts.run_dir.join("source.snap");
+			say(&format!("snapshot of {url}"));
+			let at = match block {
+				Some(b) => Some(b.parse().map_err(bad)?),
+				None => None,
+			};
+			let quiet: Arc<dyn Fn(&Progress) + Send + Sync> = Arc::new(|_: &Progress| {});
+			download(
+				&DownloadOptions {
+					at,
+					force: true,
+					..DownloadOptions::new(url, &out)
+				},
+				quiet,
+			)
+			.await
+			.map_err(|e| {
+				if e.is_infrastructure() {
+					infra(e)
+				} else {
+					bad(e)
+				}
+			})?;
+			out
+		}
+		other => return Err(bad(format!("unsupported source {other:?}"))),
+	};
+	// 2. Topology (its chain is the fork) and fork.
+	let spec = opts.run_dir.join("fork.spec.json");
+	let placeholder = Chain::Builtin("local".into());
+	let (topology, warnings) =
+		Topology::load_with_chain(&scenario.topology, opts.strict, placeholder).map_err(bad)?;
+	for w in warnings {
+		say(&format!("warning: topology `{}`: {}", w.path, w.message));
+	}
+	say(&format!(
+		"fork {} with {} for {} validator(s)",
+		snapshot.display(),
+		scenario.fork.profile.display(),
+		topology.validators
+	));
+	let summary = fork(
+		&ForkOptions {
+			snapshot: snapshot.clone(),
+			profile: scenario.fork.profile.clone(),
+			out: spec.clone(),
+			validators: Some(topology.validators.get() as usize),
+			warmup: scenario.fork.warmup,
+			force: true,
+			strict: opts.strict,
+			..Default::default()
+		},
+		|_| {},
+	)
+	.map_err(|e| {
+		if e.is_infrastructure() {
+			infra(e)
+		} else {
+			bad(e)
+		}
+	})?;
+	tracing::debug!(target: "stagenet::rehearse", genesis = ?summary.genesis_hash, "forked");
+	let topology = Topology {
+		chain: Chain::Spec(spec.clone()),
+		..topology
+	};
+	// 3. Network.
+	let plan = NetworkPlan::new(
+		&topology,
+		opts.provider.name(),
+		&opts.provider.capabilities(),
+		&opts.run_id,
+		opts.run_dir.clone(),
+		None,
+	)
+	.map_err(bad)?;
+	say(&format!(
+		"starting {} node(s) on the {} provider",
+		plan.nodes.len(),
+		opts.provider.name()
+	));
+	let ready_timeout = plan.ready_timeout;
+	let network = Network::start(opts.provider.clone(), plan)
+		.await
+		.map_err(|e| {
+			if e.is_infrastructure() {
+				infra(e)
+			} else {
+				bad(e)
+			}
+		})?;
+	let network = network_slot.insert(network);
+	let state = network.wait_ready(ready_timeout).await.map_err(infra)?;
+	network.mark_ready().map_err(infra)?;
+	say(&format!(
+		"network {} is ready: blocks are produced and finalized",
+		opts.run_id
+	));
+	tracing::debug!(target: "stagenet::rehearse", "{state}");
+	let nodes = network.nodes();
+	let ledger = nodes
+		.iter()
+		.find(|n| n.role == Role::Rpc)
+		.or(nodes.first())
+		.ok_or_else(|| infra("the network has no node"))?
+		.clone();
+	let chain = ChainClient::connect(&ledger.rpc_url).await.map_err(infra)?;
+	let chain_name: String = chain.request("system_chain", vec![]).await.map_err(infra)?;
+	let genesis: String = chain
+		.request("chain_getBlockHash", vec![serde_json::json!(0)])
+		.await
+		.map_err(infra)?;
+	opts.store
+		.set_run_chain(&opts.run_id, &chain_name, &genesis)
+		.await
+		.map_err(|e| infra(format!("store: {e}")))?;
+	for n in &nodes {
+		opts.store
+			.add_node(
+				&opts.run_id,
+				&NodeRecord {
+					name: n.name.clone(),
+					role: format!("{:?}", n.role).to_lowercase(),
+					rpc_url: n.rpc_url.clone(),
+					prometheus_url: Some(n.prometheus_url.clone()),
+					log_file: n.log.display().to_string(),
+				},
+			)
+			.await
+			.map_err(|e| infra(format!("store: {e}")))?;
+	}
+	let slot = chain.slot_duration().await.map_err(infra)?;
+	let authorities: Vec<String> = topology
+		.planned_nodes()
+		.into_iter()
+		.filter(|p| p.role == Role::Validator)
+		.map(|p| p.name)
+		.collect();
+	let monitor = Monitor::start(
+		opts.store.clone(),
+		nodes
+			.iter()
+			.map(|n| WatchedNode {
+				name: n.name.clone(),
+				rpc_url: n.rpc_url.clone(),
+				prometheus_url: Some(n.prometheus_url.clone()),
+				log: n.log.clone(),
+			})
+			.collect(),
+		MonitorOptions {
+			run_id: opts.run_id.clone(),
+			authorities,
+			ledger_node: ledger.name.clone(),
+			slot,
+			finality_lag_limit: scenario
+				.gates
+				.finality_lag
+				.unwrap_or(DEFAULT_FINALITY_STALL),
+			poll: POLL,
+			from_block: 1,
+		},
+	);
+	// 4. Steps.
+	let mut steps: Vec<StepRecord> = Vec::new();
+	let mut upgrades = Vec::new();
+	let mut failure: Option<RehearseError> = None;
+	for (i, step) in scenario.steps.iter().enumerate() {
+		let started = now_ms();
+		let result = run_step(
+			opts,
+			network,
+			&chain,
+			&ledger.rpc_url,
+			&monitor,
+			step,
+			i,
+			&mut upgrades,
+			say,
+		)
+		.await;
+		let (ok, description, outcome) = match result {
+			Ok(s) => s,
+			Err(e) => {
+				failure = Some(e);
+				break;
+			}
+		};
+		let record = StepRecord {
+			index: i as u32,
+			kind: step.kind().to_string(),
+			description,
+			started_at: started,
+			finished_at: now_ms(),
+			block: Some(monitor.observed().best()),
+			ok,
+			outcome,
+		};
+		say(&format!(
+			"step {}/{} {}: {} — {}",
+			i + 1,
+			scenario.steps.len(),
+			if record.ok { "ok" } else { "FAILED" },
+			record.description,
+			record.outcome
+		));
+		opts.store
+			.add_step(&opts.run_id, &record)
+			.await
+			.map_err(|e| infra(format!("store: {e}")))?;
+		steps.push(record);
+	}
+	// Let the ledger catch up with the chain before judging.
+	let best = monitor.observed().best();
+	let _ = monitor.wait_for_block(best, CATCH_UP).await;
+	observe_exits(network, &monitor).await;
+	let observed = monitor.stop().await;
+	if let Some(e) = failure {
+		return Err(e);
+	}
+	let gates = evaluate(
+		&scenario.gates,
+		&Evidence {
+			blocks: &observed.blocks,
+			findings: &observed.findings,
+			upgrades: &upgrades,
+			steps: &steps,
+			best: observed.best(),
+			finalized: observed.finalized(),
+		},
+	);
+	opts.store
+		.set_gates(&opts.run_id, &gates)
+		.await
+		.map_err(|e| infra(format!("store: {e}")))?;
+	Ok(if gates.iter().all(|g| g.passed) {
+		Verdict::Pass
+	} else {
+		Verdict::Fail
+	})
+}
+
+/// Records nodes that exited on their own since the last look.
+async fn observe_exits(network: &mut Network, monitor: &Monitor) {
+	match network.take_exited_nodes().await {
+		Ok(exited) => {
+			for (node, status) in exited {
+				let tail = network.log_tail(&node, 10).unwrap_or_default();
+				let best = monitor.observed().best();
+				monitor
+					.record(
+						FindingKind::NodeCrash,
+						Some(node.clone()),
+						Some(best),
+						format!("node `{node}` exited ({status})"),
+						tail.lines().map(str::to_string).collect(),
+					)
+					.await;
+			}
+		}
+		Err(e) => {
+			tracing::warn!(target: "stagenet::rehearse", error = %e, "cannot check the nodes")
+		}
+	}
+}
+
+/// Carries out one step: (ok, description, outcome). An error stops the rehearsal.
+#[allow(clippy::too_many_arguments)]
+async fn run_step(
+	opts: &RehearseOptions,
+	network: &mut Network,
+	chain: &ChainClient,
+	url: &str,
+	monitor: &Monitor,
+	step: &Step,
+	index: usize,
+	upgrades: &mut Vec<stagenet_store::UpgradeRecord>,
+	say: &Arc<dyn Fn(&str) + Send + Sync>,
+) -> Result<(bool, String, String), RehearseError> {
+	match step {
+		Step::WaitBlocks { blocks, timeout } => {
+			let start = monitor.observed().best();
+			let target = start + blocks;
+			let description = format!("wait for {blocks} block(s) (to #{target})");
+			let deadline = Instant::now() + *timeout;
+			loop {
+				observe_exits(network, monitor).await;
+				let o = monitor.observed();
+				if o.best() >= target {
+					return Ok((
+						true,
+						description,
+						format!("best #{}, finalized #{}", o.best(), o.finalized()),
+					));
+				}
+				if Instant::now() >= deadline {
+					return Ok((
+						false,
+						description,
+						format!(
+							"timed out after {}: best #{} (from #{start}), finalized #{}",
+							humantime_secs(*timeout),
+							o.best(),
+							o.finalized()
+						),
+					));
+				}
+				tokio::time::sleep(POLL).await;
+			}
+		}
+		Step::Upgrade {
+			wasm,
+			via,
+			diff_after,
+		} => {
+			let shown = shown_path(wasm);
+			let description = format!("upgrade to `{shown}` via {}", via.as_str());
+			say(&format!(
+				"upgrading the runtime to {shown} via {}",
+				via.as_str()
+			));
+			let result = upgrade(
+				chain,
+				url,
+				&UpgradeOptions {
+					wasm: wasm.clone(),
+					wasm_shown: shown,
+					via: *via,
+					diff_after: *diff_after,
+					work_dir: opts.run_dir.join("upgrades"),
+					seq: upgrades.len() as u32,
+				},
+			)
+			.await;
+			match result {
+				Ok(record) => {
+					opts.store
+						.put_upgrade(&opts.run_id, &record)
+						.await
+						.map_err(|e| infra(format!("store: {e}")))?;
+					let ok = record.code_updated
+						&& record.new_version.as_deref() != Some(&record.old_version);
+					let outcome = format!(
+						"included in #{}, CodeUpdated {}, {} → {}, migration {}{}",
+						record.included_in,
+						if record.code_updated { "yes" } else { "no" },
+						record.old_version,
+						record.new_version.as_deref().unwrap_or("?"),
+						record
+							.migration_percent
+							.map(|p| format!("{p:.1} % of the block"))
+							.unwrap_or_else(|| "not measured".into()),
+						record
+							.error
+							.as_ref()
+							.map(|e| format!(" ({e})"))
+							.unwrap_or_default()
+					);
+					upgrades.push(record);
+					Ok((ok, description, outcome))
+				}
+				Err(e) if e.is_bad_input() => Err(bad(e)),
+				Err(e) => Ok((false, description, e.to_string())),
+			}
+		}
+		Step::Fault { node, action } => {
+			let fault = match action {
+				FaultAction::Kill => Fault::Kill,
+				FaultAction::Restart => Fault::Restart,
+				FaultAction::Pause => Fault::Pause,
+				FaultAction::Resume => Fault::Resume,
+				FaultAction::Disconnect => Fault::Disconnect,
+				FaultAction::Reconnect => Fault::Reconnect,
+			};
+			let description = format!("{fault} `{node}`");
+			match network.inject(node, fault).await {
+				Ok(()) => {
+					let best = monitor.observed().best();
+					let kind = match fault {
+						Fault::Kill => Some(FindingKind::NodeCrash),
+						Fault::Restart => Some(FindingKind::NodeRestart),
+						_ => None,
+					};
+					if let Some(kind) = kind {
+						monitor
+							.record(
+								kind,
+								Some(node.clone()),
+								Some(best),
+								format!(
+									"`{node}`: {fault} by step {} (a scenario fault)",
+									index + 1
+								),
+								Vec::new(),
+							)
+							.await;
+					}
+					Ok((true, description, format!("done at best #{best}")))
+				}
+				Err(e) if e.is_infrastructure() => Ok((false, description, e.to_string())),
+				Err(e) => Err(bad(e)),
+			}
+		}
+		Step::AssertStorage { name, check } => {
+			let (ok, description, outcome) = check_storage(chain, name, check).await;
+			Ok((ok, description, outcome))
+		}
+	}
+}
+
+fn humantime_secs(d: Duration) -> String {
+	format!("{} s", d.as_secs())
+}
+
+/// The path without `.`/`..` components, relative to the working directory when it lies
+/// below it.
+fn shown_path(p: &Path) -> String {
+	let mut clean = PathBuf::new();
+	for c in p.components() {
+		match c {
+			std::path::Component::ParentDir => {
+				clean.pop();
+			}
+			std::path::Component::CurDir => {}
+			other => clean.push(other.as_os_str()),
+		}
+	}
+	std::env::current_dir()
+		.ok()
+		.and_then(|cwd| {
+			clean
+				.strip_prefix(cwd)
+				.ok()
+				.map(|r| r.display().to_string())
+		})
+		.unwrap_or_else(|| clean.display().to_string())
+}
+
+/// Reads an operand at block `hash`: (value, how it was read).
+async fn operand(
+	chain: &ChainClient,
+	hash: subxt::utils::H256,
+	op: &Operand,
+) -> Result<(u128, String), String> {
+	match op {
+		Operand::Number(n) => Ok((*n, n.to_string())),
+		Operand::Item(item) => {
+			let (pallet, name) = item.split_once('.').unwrap_or((item, ""));
+			let (v, _) = chain
+				.storage_integers_at(hash, pallet, name)
+				.await
+				.map_err(|e| e.to_string())?;
+			Ok((v, format!("{item} = {v}")))
+		}
+	}
+}
+
+/// Evaluates an invariant at the best block: (holds, description, what was read).
+async fn check_storage(chain: &ChainClient, name: &str, check: &Check) -> (bool, String, String) {
+	let describe_op = |op: &Operand| match op {
+		Operand::Number(n) => n.to_string(),
+		Operand::Item(i) => i.clone(),
+	};
+	let description = match check {
+		Check::Sum { item, equals } => {
+			format!("invariant {name}: sum({item}) = {}", describe_op(equals))
+		}
+		Check::Value { item, equals } => {
+			format!("invariant {name}: {item} = {}", describe_op(equals))
+		}
+		Check::Count { item, at_least } => format!("invariant {name}: count({item}) ≥ {at_least}"),
+	};
+	let hash = match chain.best_hash().await {
+		Ok(h) => h,
+		Err(e) => {
+			return (
+				false,
+				description,
+				format!("cannot read the best block: {e}"),
+			)
+		}
+	};
+	let result: Result<(bool, String), String> = async {
+		match check {
+			Check::Sum { item, equals } | Check::Value { item, equals } => {
+				let (pallet, entry) = item.split_once('.').unwrap_or((item, ""));
+				let (sum, count) = chain
+					.storage_integers_at(hash, pallet, entry)
+					.await
+					.map_err(|e| e.to_string())?;
+				let (expected, how) = operand(chain, hash, equals).await?;
+				let left = if matches!(check, Check::Sum { .. }) {
+					format!("sum({item}) = {sum} over {count} entries")
+				} else {
+					format!("{item} = {sum}")
+				};
+				let relation = if sum == expected { "=" } else { "≠" };
+				Ok((sum == expected, format!("{left} {relation} {how}")))
+			}
+			Check::Count { item, at_least } => {
+				let (pallet, entry) = item.split_once('.').unwrap_or((item, ""));
+				let (_, count) = chain
+					.storage_integers_at(hash, pallet, entry)
+					.await
+					.map_err(|e| e.to_string())?;
+				Ok((count >= *at_least, format!("count({item}) = {count}")))
+			}
+		}
+	}
+	.await;
+	match result {
+		Ok((ok, outcome)) => (ok, description, outcome),
+		Err(e) => (false, description, format!("cannot read: {e}")),
+	}
+}

@@ -1,0 +1,433 @@
+//! The terminal report: compact text, readable without color.
+
+use std::fmt::Write as _;
+
+use stagenet_store::{Finding, PalletDiff, RunReport, StepRecord, UpgradeRecord, Verdict};
+
+use crate::summary::LedgerSummary;
+use crate::text::{
+	bytes, clean_line, datetime, duration_ms, millis, percent, ref_time, short_hash, time_of_day,
+	title, verdict_label, verdict_reason, versions,
+};
+
+/// Context lines shown per finding (the HTML page shows them all).
+const CONTEXT_LINES: usize = 3;
+/// Characters of a context line shown before it is cut with `…`.
+const CONTEXT_WIDTH: usize = 140;
+
+/// Renders `report` for a terminal: the verdict, gates, findings, upgrades with their storage
+/// diff, a ledger summary and the steps. `color` adds ANSI colors (pass it only for a TTY); the
+/// text is the same without them.
+pub fn terminal(report: &RunReport, color: bool) -> String {
+	let p = Paint { color };
+	let mut out = String::new();
+	header(&mut out, report, p);
+	gates(&mut out, report, p);
+	findings(&mut out, &report.findings, p);
+	upgrades(&mut out, &report.upgrades, p);
+	ledger(&mut out, report, p);
+	steps(&mut out, &report.steps, p);
+	out
+}
+
+/// ANSI styling that is a no-op without color.
+#[derive(Clone, Copy)]
+struct Paint {
+	color: bool,
+}
+
+impl Paint {
+	fn sgr(self, code: &str, text: &str) -> String {
+		if self.color {
+			format!("\u{1b}[{code}m{text}\u{1b}[0m")
+		} else {
+			text.to_owned()
+		}
+	}
+	fn bold(self, t: &str) -> String {
+		self.sgr("1", t)
+	}
+	fn dim(self, t: &str) -> String {
+		self.sgr("2", t)
+	}
+	fn ok(self, t: &str) -> String {
+		self.sgr("32", t)
+	}
+	fn bad(self, t: &str) -> String {
+		self.sgr("31", t)
+	}
+	fn mark(self, passed: bool) -> String {
+		if passed {
+			self.ok("✓")
+		} else {
+			self.bad("✗")
+		}
+	}
+}
+
+/// `s` cut to `max` characters, the last one `…`.
+fn cut(s: &str, max: usize) -> String {
+	if s.chars().count() <= max {
+		return s.to_owned();
+	}
+	let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+	out.push('…');
+	out
+}
+
+/// `s` padded with spaces to `width` characters.
+fn pad(s: &str, width: usize) -> String {
+	let n = s.chars().count();
+	format!("{s}{}", " ".repeat(width.saturating_sub(n)))
+}
+
+fn header(out: &mut String, report: &RunReport, p: Paint) {
+	let run = &report.run;
+	let _ = writeln!(
+		out,
+		"{}",
+		p.bold(&format!("stagenet · {}", clean_line(title(report))))
+	);
+	let _ = writeln!(
+		out,
+		"{}",
+		p.dim(&format!(
+			"run {} · chain {} · genesis {} · provider {} · stagenet {}",
+			clean_line(&run.id),
+			clean_line(&run.chain),
+			short_hash(&clean_line(&run.genesis_hash)),
+			clean_line(&run.provider),
+			clean_line(&run.tool_version),
+		))
+	);
+	let mut when = format!("started {}", datetime(run.started_at));
+	match run.finished_at {
+		Some(end) => {
+			let _ = write!(when, " · took {}", duration_ms(end - run.started_at));
+		}
+		None => when.push_str(" · still running"),
+	}
+	if let Some(file) = &run.scenario_file {
+		let _ = write!(when, " · scenario {}", clean_line(file));
+	}
+	let _ = writeln!(out, "{}", p.dim(&when));
+	out.push('\n');
+
+	let verdict = report.verdict();
+	let label = verdict_label(verdict);
+	let label = match verdict {
+		Verdict::Pass => p.sgr("1;32", &label),
+		Verdict::Fail => p.sgr("1;31", &label),
+		_ => p.sgr("1;33", &label),
+	};
+	let _ = writeln!(
+		out,
+		"{label} · exit {} · {}",
+		verdict.exit_code(),
+		verdict_reason(report)
+	);
+	out.push('\n');
+}
+
+fn gates(out: &mut String, report: &RunReport, p: Paint) {
+	if report.gates.is_empty() {
+		let _ = writeln!(out, "{} none\n", p.bold("Gates:"));
+		return;
+	}
+	let _ = writeln!(out, "{}", p.bold("Gates"));
+	let name_w = width(report.gates.iter().map(|g| g.name.as_str()));
+	let measured_w = width(report.gates.iter().map(|g| g.measured.as_str())) + "measured ".len();
+	let threshold_w = width(report.gates.iter().map(|g| g.threshold.as_str())) + "threshold ".len();
+	for g in &report.gates {
+		let name = pad(&clean_line(&g.name), name_w);
+		let measured = pad(&format!("measured {}", clean_line(&g.measured)), measured_w);
+		let threshold = format!("threshold {}", clean_line(&g.threshold));
+		let measured = if g.passed { measured } else { p.bad(&measured) };
+		let mut line = format!("  {} {name}  {measured}  ", p.mark(g.passed));
+		match &g.detail {
+			Some(d) => {
+				let _ = write!(
+					line,
+					"{}  {}",
+					pad(&threshold, threshold_w),
+					p.dim(&clean_line(d))
+				);
+			}
+			None => line.push_str(&threshold),
+		}
+		let _ = writeln!(out, "{}", line.trim_end());
+	}
+	out.push('\n');
+}
+
+/// The widest of `items` in characters (after cleaning).
+fn width<'a>(items: impl Iterator<Item = &'a str>) -> usize {
+	items
+		.map(|s| clean_line(s).chars().count())
+		.max()
+		.unwrap_or(0)
+}
+
+fn findings(out: &mut String, findings: &[Finding], p: Paint) {
+	if findings.is_empty() {
+		let _ = writeln!(out, "{} none\n", p.bold("Findings:"));
+		return;
+	}
+	let _ = writeln!(out, "{}", p.bold(&format!("Findings ({})", findings.len())));
+	for f in findings {
+		let mut head = format!("  #{} {}", f.seq, p.bad(f.kind.as_str()));
+		match &f.node {
+			Some(node) => {
+				let _ = write!(head, " · {}", clean_line(node));
+			}
+			None => head.push_str(" · network"),
+		}
+		if let Some(b) = f.block {
+			let _ = write!(head, " · block #{b}");
+		}
+		let _ = write!(head, " · {}", time_of_day(f.at));
+		let _ = writeln!(out, "{head}");
+		let _ = writeln!(out, "     {}", clean_line(&f.message));
+		for line in f.context.iter().take(CONTEXT_LINES) {
+			let line = cut(&clean_line(line), CONTEXT_WIDTH);
+			let _ = writeln!(out, "     {}", p.dim(&format!("│ {line}")));
+		}
+		if f.context.len() > CONTEXT_LINES {
+			let more = f.context.len() - CONTEXT_LINES;
+			let _ = writeln!(
+				out,
+				"     {}",
+				p.dim(&format!(
+					"│ … {more} more line{}",
+					if more == 1 { "" } else { "s" }
+				))
+			);
+		}
+	}
+	out.push('\n');
+}
+
+fn upgrades(out: &mut String, upgrades: &[UpgradeRecord], p: Paint) {
+	if upgrades.is_empty() {
+		let _ = writeln!(out, "{} none\n", p.bold("Upgrades:"));
+		return;
+	}
+	let _ = writeln!(out, "{}", p.bold(&format!("Upgrades ({})", upgrades.len())));
+	for u in upgrades {
+		let _ = writeln!(
+			out,
+			"  #{} via {}: {}  {}",
+			u.seq,
+			clean_line(&u.via),
+			p.bold(&versions(&u.old_version, u.new_version.as_deref())),
+			p.dim(&format!(
+				"{} {}",
+				clean_line(&u.wasm),
+				short_hash(&clean_line(&u.code_hash))
+			)),
+		);
+		let mut facts = vec![format!("included in #{}", u.included_in)];
+		facts.push(format!(
+			"CodeUpdated {}",
+			if u.code_updated {
+				p.ok("yes")
+			} else {
+				p.bad("no")
+			}
+		));
+		facts.push(format!(
+			"LastRuntimeUpgrade {}",
+			clean_line(u.last_runtime_upgrade.as_deref().unwrap_or("unknown"))
+		));
+		facts.push(match u.first_block {
+			Some(b) => format!("first block #{b}"),
+			None => "no block of the new runtime".to_owned(),
+		});
+		let _ = writeln!(out, "     {}", facts.join(" · "));
+		let _ = writeln!(out, "     {}", migration(u));
+		if let Some(e) = &u.error {
+			let _ = writeln!(out, "     {} {}", p.bad("error:"), clean_line(e));
+		}
+		diff(out, u, p);
+	}
+	out.push('\n');
+}
+
+/// `migration weight 240.0 ms = 12.0 % of the block (max 2.00 s)`.
+fn migration(u: &UpgradeRecord) -> String {
+	let Some(w) = u.migration_weight else {
+		return "migration weight not measured".to_owned();
+	};
+	let mut s = format!("migration weight {}", ref_time(w));
+	let pct = u.migration_percent.or_else(|| {
+		u.max_block
+			.filter(|&m| m > 0)
+			.map(|m| w as f64 * 100.0 / m as f64)
+	});
+	if let Some(pct) = pct {
+		let _ = write!(s, " = {} of the block", percent(pct));
+	}
+	if let Some(m) = u.max_block {
+		let _ = write!(s, " (max {})", ref_time(m));
+	}
+	s
+}
+
+/// `12 keys, 1.5 KiB`, or `–` for none.
+fn keys_bytes(keys: u64, b: u64) -> String {
+	if keys == 0 && b == 0 {
+		"–".to_owned()
+	} else {
+		format!(
+			"{keys} key{}, {}",
+			if keys == 1 { "" } else { "s" },
+			bytes(b)
+		)
+	}
+}
+
+fn diff(out: &mut String, u: &UpgradeRecord, p: Paint) {
+	let range = match (u.diff_from, u.diff_to) {
+		(Some(a), Some(b)) => format!(" #{a} → #{b}"),
+		_ => String::new(),
+	};
+	if u.diff.is_empty() {
+		let _ = writeln!(out, "     storage diff{range}: no changes recorded");
+		return;
+	}
+	let _ = writeln!(out, "     storage diff{range}");
+	let rows: Vec<[String; 4]> = u
+		.diff
+		.iter()
+		.map(|d: &PalletDiff| {
+			[
+				clean_line(&d.pallet).into_owned(),
+				keys_bytes(d.added_keys, d.added_bytes),
+				keys_bytes(d.changed_keys, d.changed_bytes),
+				keys_bytes(d.removed_keys, d.removed_bytes),
+			]
+		})
+		.collect();
+	let head = ["pallet", "added", "changed", "removed"].map(str::to_owned);
+	let mut w = [0usize; 4];
+	for row in std::iter::once(&head).chain(&rows) {
+		for (i, cell) in row.iter().enumerate() {
+			w[i] = w[i].max(cell.chars().count());
+		}
+	}
+	let line = |row: &[String; 4]| {
+		let cells: Vec<String> = row.iter().zip(w).map(|(c, w)| pad(c, w)).collect();
+		cells.join("  ").trim_end().to_owned()
+	};
+	let _ = writeln!(out, "       {}", p.dim(&line(&head)));
+	for (row, d) in rows.iter().zip(&u.diff) {
+		let _ = writeln!(out, "       {}", line(row));
+		for item in &d.items {
+			let _ = writeln!(
+				out,
+				"         {}",
+				p.dim(&format!("· {}", clean_line(item)))
+			);
+		}
+	}
+}
+
+fn ledger(out: &mut String, report: &RunReport, p: Paint) {
+	let s = LedgerSummary::of(report);
+	let Some((lo, hi)) = s.range else {
+		let _ = writeln!(out, "{} no blocks recorded\n", p.bold("Ledger:"));
+		return;
+	};
+	let _ = writeln!(out, "{}", p.bold("Ledger"));
+	let specs: Vec<String> = s.spec_versions.iter().map(u32::to_string).collect();
+	let mut first = format!(
+		"  {} block{}, #{lo} – #{hi} · spec {}",
+		s.blocks,
+		if s.blocks == 1 { "" } else { "s" },
+		specs.join(" → ")
+	);
+	if s.failed_extrinsics > 0 {
+		let _ = write!(
+			first,
+			" · {} failed extrinsic{}",
+			s.failed_extrinsics,
+			if s.failed_extrinsics == 1 { "" } else { "s" }
+		);
+	}
+	let _ = writeln!(out, "{first}");
+	let at = |v: Option<String>, b: Option<u64>| match (v, b) {
+		(Some(v), Some(b)) => format!("{v} (#{b})"),
+		_ => "–".to_owned(),
+	};
+	let _ = writeln!(
+		out,
+		"  max weight    normal {} · mandatory {}",
+		at(
+			s.max_normal_percent.map(|m| percent(m.value)),
+			s.max_normal_percent.map(|m| m.block)
+		),
+		at(
+			s.max_mandatory_percent.map(|m| percent(m.value)),
+			s.max_mandatory_percent.map(|m| m.block)
+		),
+	);
+	let _ = writeln!(
+		out,
+		"  block time    p50 {} · p95 {} · max {}",
+		s.block_time_p50_ms.map_or("–".to_owned(), duration_ms),
+		s.block_time_p95_ms.map_or("–".to_owned(), duration_ms),
+		at(
+			s.block_time_max_ms.map(|m| duration_ms(m.value)),
+			s.block_time_max_ms.map(|m| m.block)
+		),
+	);
+	let _ = writeln!(
+		out,
+		"  finality lag  max {}",
+		at(
+			s.max_finality_lag.map(|m| format!(
+				"{} block{}",
+				m.value,
+				if m.value == 1 { "" } else { "s" }
+			)),
+			s.max_finality_lag.map(|m| m.block)
+		),
+	);
+	let _ = writeln!(
+		out,
+		"  authoring     max {}",
+		at(
+			s.max_authoring_ms.map(|m| millis(m.value)),
+			s.max_authoring_ms.map(|m| m.block)
+		),
+	);
+	out.push('\n');
+}
+
+fn steps(out: &mut String, steps: &[StepRecord], p: Paint) {
+	if steps.is_empty() {
+		let _ = writeln!(out, "{} none", p.bold("Steps:"));
+		return;
+	}
+	let _ = writeln!(out, "{}", p.bold(&format!("Steps ({})", steps.len())));
+	let kind_w = width(steps.iter().map(|s| s.kind.as_str()));
+	for s in steps {
+		let mut line = format!(
+			"  {} {:>2} {}  {}",
+			p.mark(s.ok),
+			s.index,
+			pad(&clean_line(&s.kind), kind_w),
+			clean_line(&s.description)
+		);
+		if !s.outcome.is_empty() {
+			let outcome = format!("→ {}", clean_line(&s.outcome));
+			let _ = write!(line, "  {}", if s.ok { outcome } else { p.bad(&outcome) });
+		}
+		let mut tail = Vec::new();
+		if let Some(b) = s.block {
+			tail.push(format!("#{b}"));
+		}
+		tail.push(duration_ms(s.finished_at - s.started_at));
+		let _ = writeln!(out, "{line}  {}", p.dim(&format!("({})", tail.join(", "))));
+	}
+}
