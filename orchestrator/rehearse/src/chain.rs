@@ -1016,7 +1016,7 @@ fn dispatch_error_name(error: &Value, metadata: &Metadata) -> String {
 }
 
 /// blake2-256 of `data`.
-fn blake2_256(data: &[u8]) -> [u8; 32] {
+pub fn blake2_256(data: &[u8]) -> [u8; 32] {
 	use blake2::{digest::consts::U32, Blake2b, Digest as _};
 	Blake2b::<U32>::digest(data).into()
 }

@@ -271,12 +271,14 @@ async fn run(
 			import_seen: Histogram::default(),
 		})
 		.collect();
-	let ledger_url = states
+	// The ledger node first, then the others: when it stops answering (killed by a fault
+	// step, crashed), the ledger goes on from the next node.
+	let mut ledger_nodes: Vec<(String, String)> = states
 		.iter()
-		.find(|s| s.node.name == opts.ledger_node)
-		.or(states.first())
-		.map(|s| s.node.rpc_url.clone())
-		.unwrap_or_default();
+		.map(|s| (s.node.name.clone(), s.node.rpc_url.clone()))
+		.collect();
+	ledger_nodes.sort_by_key(|(name, _)| *name != opts.ledger_node);
+	let mut ledger_at = 0usize;
 	let mut reader: Option<BlockReader> = None;
 	let mut next_block = opts.from_block.max(1);
 	let mut last_best = (0u64, Instant::now());
@@ -340,17 +342,24 @@ async fn run(
 			}
 		}
 		// 3. Ledger.
+		let (ledger_name, ledger_url) = ledger_nodes
+			.get(ledger_at % ledger_nodes.len().max(1))
+			.cloned()
+			.unwrap_or_default();
 		let ledger_best = {
 			let o = lock(&shared);
 			o.heights
-				.get(&opts.ledger_node)
+				.get(&ledger_name)
 				.and_then(|h| h.best)
 				.unwrap_or_else(|| o.best())
 		};
 		if reader.is_none() && !ledger_url.is_empty() {
 			match BlockReader::connect(&ledger_url, LEDGER_TIMEOUT, 1).await {
 				Ok(r) => reader = Some(r),
-				Err(e) => lock(&shared).last_error = Some(format!("ledger: {e}")),
+				Err(e) => {
+					lock(&shared).last_error = Some(format!("ledger from {ledger_name}: {e}"));
+					ledger_at += 1;
+				}
 			}
 		}
 		if let Some(r) = &reader {
@@ -370,8 +379,9 @@ async fn run(
 						next_block += 1;
 					}
 					Err(e) => {
-						lock(&shared).last_error = Some(format!("ledger: {e}"));
+						lock(&shared).last_error = Some(format!("ledger from {ledger_name}: {e}"));
 						reader = None;
+						ledger_at += 1;
 						break;
 					}
 				}

@@ -4,7 +4,7 @@
 //! block of the new runtime as a share of the block limit, and a per-pallet storage diff
 //! between the block before and some blocks after (two snapshots of the fork's RPC).
 
-use crate::chain::{Chain, ChainError};
+use crate::chain::{blake2_256, Chain, ChainError};
 use stagenet_config::UpgradeVia;
 use stagenet_snapshot::{chain::BlockRef, diff::diff, download, DownloadOptions, Progress};
 use stagenet_store::{PalletDiff, UpgradeRecord};
@@ -315,9 +315,4 @@ fn first_text(v: &Value) -> Option<String> {
 		subxt::ext::scale_value::ValueDef::Composite(c) => c.values().find_map(first_text),
 		_ => None,
 	})
-}
-
-fn blake2_256(data: &[u8]) -> [u8; 32] {
-	use blake2::{digest::consts::U32, Blake2b, Digest as _};
-	Blake2b::<U32>::digest(data).into()
 }

@@ -560,3 +560,48 @@ async fn docker_rehearse_upgrade_ok_passes_on_the_docker_provider_and_leaves_not
 		"containers left"
 	);
 }
+
+#[test]
+fn the_shipped_ci_job_gates_on_stagenet_rehearse_and_uploads_the_reports() {
+	let text = std::fs::read_to_string(repo_root().join("deploy/ci/rehearse-release.yml"))
+		.expect("deploy/ci/rehearse-release.yml");
+	let job: serde_yaml::Value = serde_yaml::from_str(&text).expect("valid YAML");
+	let steps = job["jobs"]["rehearse"]["steps"]
+		.as_sequence()
+		.expect("jobs.rehearse.steps");
+	let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+	let gate = runs
+		.iter()
+		.find(|r| r.contains("stagenet rehearse"))
+		.expect("a step runs `stagenet rehearse`");
+	assert!(
+		!gate.contains("|| true"),
+		"the gate must fail the job: {gate}"
+	);
+	let upload = steps
+		.iter()
+		.find(|s| {
+			s["uses"]
+				.as_str()
+				.is_some_and(|u| u.starts_with("actions/upload-artifact"))
+		})
+		.expect("an upload step");
+	assert_eq!(
+		upload["if"].as_str(),
+		Some("always()"),
+		"reports are uploaded on failure too"
+	);
+	assert!(upload["with"]["path"]
+		.as_str()
+		.unwrap_or("")
+		.contains("reports"));
+	// The scenario it writes reads as a scenario (paths aside).
+	let scenario = runs
+		.iter()
+		.find_map(|r| r.split("cat > stagenet/release.yaml <<'YAML'\n").nth(1))
+		.and_then(|r| r.split("YAML\n").next())
+		.expect("the scenario the job writes");
+	let doc: serde_yaml::Value = serde_yaml::from_str(scenario).expect("scenario YAML");
+	assert_eq!(doc["version"].as_u64(), Some(1));
+	assert!(doc["gates"]["no-panic"].as_bool().unwrap_or(false));
+}
