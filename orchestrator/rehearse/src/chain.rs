@@ -479,17 +479,7 @@ impl Chain {
 		call: &str,
 		args: Vec<Value>,
 	) -> Result<Outcome> {
-		let best = self.best_hash().await?;
-		let at = self.at(best).await?;
-		let payload = subxt::dynamic::transaction(pallet, call, args);
-		let inclusion = self
-			.submit(&at, signer, &payload, &format!("{pallet}::{call}"))
-			.await?;
-		let error = extrinsic_error(&inclusion)?;
-		Ok(Outcome {
-			block: inclusion.block,
-			error,
-		})
+		self.signed_with(signer, pallet, call, args).await
 	}
 
 	/// [`Self::signed`] with call arguments of any encodable type.
@@ -788,20 +778,7 @@ impl Chain {
 	/// the runtime of the best block.
 	pub async fn max_block_ref_time(&self) -> Result<u128> {
 		let best = self.best_hash().await?;
-		let at = self.at(best).await?;
-		let value = at
-			.constants()
-			.entry(subxt::dynamic::constant::<Value>("System", "BlockWeights"))
-			.ctx(|| "constant System::BlockWeights".to_string())?;
-		value
-			.at("max_block")
-			.at("ref_time")
-			.and_then(|v| v.as_u128())
-			.ok_or_else(|| {
-				ChainError::Unexpected(format!(
-					"System::BlockWeights has no max_block.ref_time: {value}"
-				))
-			})
+		self.max_block_ref_time_at(best).await
 	}
 
 	// ----- Raw extrinsics (sealing and exact rate-limit checks) -----
