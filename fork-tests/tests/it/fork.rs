@@ -333,7 +333,15 @@ async fn fork_runs_like_the_source_from_block_w_with_three_dev_validators() {
 		.expect("Axons rebased");
 	assert_eq!((axons.entries, axons.rebased + axons.clipped), (1, 1));
 	assert_eq!(sum_a.validators.len(), 3);
-	assert_eq!(sum_a.funded.len(), 4);
+	// //Alice, //Bob, //Charlie, //Stagenet, and the 4096 `//stress//{i}` accounts as one group.
+	assert_eq!(sum_a.funded.len(), 5);
+	let stress = sum_a
+		.funded
+		.iter()
+		.find_map(|f| f.group.as_ref().map(|g| (f, g)))
+		.expect("the stress accounts as one group");
+	assert_eq!(stress.1.count, 4096);
+	assert_eq!(stress.0.amount, stress.1.each * 4096);
 	assert!(
 		sum_a.funded.iter().any(|f| f.new),
 		"//Stagenet is a new account"

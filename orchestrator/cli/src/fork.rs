@@ -143,13 +143,20 @@ pub fn render(s: &ForkSummary) -> String {
 		line(format!("  sudo          {sudo}"));
 	}
 	for f in &s.funded {
-		line(format!(
-			"  funded        {} ({}) +{}{}",
-			f.account,
-			f.given_as,
-			f.amount,
-			if f.new { " (new account)" } else { "" }
-		));
+		match &f.group {
+			None => line(format!(
+				"  funded        {} ({}) +{}{}",
+				f.account,
+				f.given_as,
+				f.amount,
+				if f.new { " (new account)" } else { "" }
+			)),
+			// A templated entry: one line for all its accounts.
+			Some(g) => line(format!(
+				"  funded        {}: {} accounts × {} = +{} ({} new; {} … {})",
+				g.label, g.count, g.each, f.amount, g.new_accounts, f.account, g.last_account
+			)),
+		}
 	}
 	for i in &s.issuance {
 		line(format!(

@@ -9,7 +9,9 @@ mod image;
 mod lifecycle;
 mod rehearse;
 mod relay;
+mod replay;
 mod snapshot;
+mod stress;
 mod up;
 
 use failure::Failure;
@@ -58,6 +60,12 @@ enum Command {
 	Rehearse(rehearse::RehearseArgs),
 	/// Apply a runtime upgrade to a running network and report what it did.
 	Upgrade(rehearse::UpgradeArgs),
+	/// Replay a capture's signed extrinsics on a running fork (each through `Sudo::sudo_as`
+	/// with its original signer) and list every outcome that differs from the captured one.
+	Replay(replay::ReplayArgs),
+	/// Run a load profile against a running fork (transactions signed ahead, open-loop rate)
+	/// and measure what the chain included and which limit stopped growth.
+	Stress(stress::StressArgs),
 	/// Rebuild a run's report from the store (terminal, JSON, JUnit, Markdown, HTML).
 	Report(rehearse::ReportArgs),
 	/// Build container images from local binaries (no registry needed).
@@ -95,6 +103,8 @@ fn main() -> ExitCode {
 			Command::Image(args) => image::run(args).await,
 			Command::Rehearse(args) => rehearse::run(args).await,
 			Command::Upgrade(args) => rehearse::upgrade_run(args).await,
+			Command::Replay(args) => replay::run(args).await,
+			Command::Stress(args) => stress::run(args).await,
 			Command::Report(args) => rehearse::report_run(args).await,
 			Command::Relay(args) => relay::run(args).await,
 		}

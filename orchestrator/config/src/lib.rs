@@ -2,11 +2,16 @@
 //! problem reported at once. Pure: no async, no providers.
 
 pub mod scenario;
+pub mod stress;
 pub mod topology;
 
 pub use scenario::{
-	Check, FaultAction, ForkSettings, Gates, Operand, Scenario, ScenarioError, Source, Step,
-	UpgradeVia, SCENARIO_VERSION,
+	Check, FaultAction, ForkSettings, Gates, Operand, ReplayRate, Scenario, ScenarioError, Source,
+	Step, UpgradeVia, SCENARIO_VERSION,
+};
+pub use stress::{
+	Accounts, Action, Bounds, CallSpec, MixEntry, Rate, SetupCall, StressProfile,
+	StressProfileError, STRESS_PROFILE_VERSION,
 };
 pub use topology::{
 	Chain, NodeDefaults, NodeOverride, PlannedNode, Problem, Resources, Role, Topology,

@@ -16,6 +16,10 @@
 //!   - wait-blocks: { blocks: 10, timeout: 60s }
 //!   - fault: { node: charlie, action: kill }
 //!   - assert-storage: { name: stake-sum, sum: Subnets.Stake, equals: Subnets.TotalStake }
+//!   - replay: { capture: ../../target/scenarios/window.db, rate: 2x, from: 120, to: 180 }
+//!   # or: replay: ../../target/scenarios/window.db  (all of it, as captured)
+//!   - stress: { profile: ../loads/test-chain/transfer-flood.yaml, duration: 30s, rate: 2000 }
+//!   # or: stress: ../loads/test-chain/transfer-flood.yaml  (as the profile says)
 //! gates:
 //!   no-panic: true
 //!   migration-weight: 50%          # of the maximum block weight, in the first block
@@ -23,7 +27,15 @@
 //!   block-time-p95: 1500ms
 //!   finality-lag: 5                # blocks
 //!   keeps-producing: 10            # blocks produced and finalized after the last upgrade
+//!   replay-divergences: { max: 0, allow: [Subnets.set_weights] }   # or a number: the max
+//!   stress-included-tps: 100       # every stress step includes at least this many tx/s
 //! ```
+//!
+//! A replay's `rate` is `as-captured` (the default), `max` or a factor such as `2x`; `from` and
+//! `to` are captured block numbers (default: the whole capture). A stress step's `duration` and
+//! `rate` (tx/s, constant) override the profile's. Files are resolved against the scenario's
+//! directory and must exist when the scenario is loaded, like `source.snapshot`: a test whose
+//! fixture captures a window writes the capture before it loads the scenario.
 //!
 //! Steps and gates also accept snake_case keys (`wait_blocks`, `assert_storage`, …).
 
@@ -159,6 +171,50 @@ pub enum Check {
 	},
 }
 
+/// How fast captured blocks are replayed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub enum ReplayRate {
+	/// Keep the captured time between blocks (from their `Timestamp.set`).
+	AsCaptured,
+	/// Each captured block as soon as the previous one is included.
+	Max,
+	/// The captured time between blocks divided by this factor (`2x` is twice as fast).
+	Factor(f64),
+}
+
+impl ReplayRate {
+	/// Parses `as-captured`, `max`, `2x`, `2×`, `0.5x`.
+	pub fn parse(text: &str) -> Result<ReplayRate, String> {
+		let t = text.trim();
+		match t {
+			"as-captured" | "as_captured" | "1x" | "1×" => return Ok(ReplayRate::AsCaptured),
+			"max" => return Ok(ReplayRate::Max),
+			_ => {}
+		}
+		let number = t
+			.strip_suffix('x')
+			.or_else(|| t.strip_suffix('×'))
+			.ok_or_else(|| {
+				format!("expected `as-captured`, `max` or a factor like `2x`, saw `{t}`")
+			})?;
+		match number.trim().parse::<f64>() {
+			Ok(f) if f.is_finite() && f > 0.0 => Ok(ReplayRate::Factor(f)),
+			_ => Err(format!(
+				"expected a positive factor before `x` (`2x`, `0.5x`), saw `{t}`"
+			)),
+		}
+	}
+
+	/// `as-captured`, `max` or `<f>x`.
+	pub fn label(&self) -> String {
+		match self {
+			ReplayRate::AsCaptured => "as-captured".into(),
+			ReplayRate::Max => "max".into(),
+			ReplayRate::Factor(f) => format!("{f}x"),
+		}
+	}
+}
+
 /// One scenario step.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Step {
@@ -192,6 +248,26 @@ pub enum Step {
 		/// What it checks.
 		check: Check,
 	},
+	/// Replay captured extrinsics (`stagenet replay`); judged by the `replay-divergences` gate.
+	Replay {
+		/// The capture database (`stagenet capture --out`).
+		capture: PathBuf,
+		/// How fast.
+		rate: ReplayRate,
+		/// First captured block (default: the capture's first).
+		from: Option<u64>,
+		/// Last captured block (default: the capture's last).
+		to: Option<u64>,
+	},
+	/// A stress load (`stagenet stress`); judged by the `stress-included-tps` gate.
+	Stress {
+		/// The load profile.
+		profile: PathBuf,
+		/// Overrides the profile's duration.
+		duration: Option<Duration>,
+		/// Overrides the profile's rate (tx/s, constant).
+		rate: Option<f64>,
+	},
 }
 
 impl Step {
@@ -202,6 +278,8 @@ impl Step {
 			Step::Upgrade { .. } => "upgrade",
 			Step::Fault { .. } => "fault",
 			Step::AssertStorage { .. } => "assert-storage",
+			Step::Replay { .. } => "replay",
+			Step::Stress { .. } => "stress",
 		}
 	}
 }
@@ -221,6 +299,13 @@ pub struct Gates {
 	pub finality_lag: Option<u64>,
 	/// After the last upgrade, at least this many blocks produced and finalized.
 	pub keeps_producing: Option<u64>,
+	/// At most this many replay divergences (over every `replay` step), not counting calls in
+	/// `replay_allowed_calls`.
+	pub replay_max_divergences: Option<u64>,
+	/// `Pallet.call`s whose divergences are expected (the release changes them on purpose).
+	pub replay_allowed_calls: Vec<String>,
+	/// Every `stress` step included at least this many transactions per second.
+	pub stress_min_included_tps: Option<f64>,
 }
 
 impl Default for Gates {
@@ -232,6 +317,9 @@ impl Default for Gates {
 			block_time_p95: None,
 			finality_lag: None,
 			keeps_producing: None,
+			replay_max_divergences: None,
+			replay_allowed_calls: Vec::new(),
+			stress_min_included_tps: None,
 		}
 	}
 }
@@ -264,11 +352,21 @@ const TOP_KEYS: &[&str] = &[
 ];
 const SOURCE_KEYS: &[&str] = &["snapshot", "url", "block"];
 const FORK_KEYS: &[&str] = &["profile", "warmup"];
-const STEP_KEYS: &[&str] = &["wait-blocks", "upgrade", "fault", "assert-storage"];
+const STEP_KEYS: &[&str] = &[
+	"wait-blocks",
+	"upgrade",
+	"fault",
+	"assert-storage",
+	"replay",
+	"stress",
+];
 const WAIT_KEYS: &[&str] = &["blocks", "timeout"];
 const UPGRADE_KEYS: &[&str] = &["wasm", "via", "diff-after"];
 const FAULT_KEYS: &[&str] = &["node", "action"];
 const ASSERT_KEYS: &[&str] = &["name", "sum", "value", "count", "equals", "at-least"];
+const REPLAY_KEYS: &[&str] = &["capture", "rate", "from", "to"];
+const STRESS_KEYS: &[&str] = &["profile", "duration", "rate"];
+const DIVERGENCE_KEYS: &[&str] = &["max", "allow"];
 const GATE_KEYS: &[&str] = &[
 	"no-panic",
 	"migration-weight",
@@ -276,6 +374,8 @@ const GATE_KEYS: &[&str] = &[
 	"block-time-p95",
 	"finality-lag",
 	"keeps-producing",
+	"replay-divergences",
+	"stress-included-tps",
 ];
 
 #[derive(Deserialize)]
@@ -356,6 +456,40 @@ struct RawAssert {
 	equals: Option<Value>,
 	#[serde(alias = "at_least")]
 	at_least: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+	rename_all = "kebab-case",
+	expecting = "a capture file, or a mapping with `capture`, `rate`, `from`, `to`"
+)]
+struct RawReplay {
+	capture: Option<String>,
+	rate: Option<Value>,
+	from: Option<u64>,
+	to: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+	rename_all = "kebab-case",
+	expecting = "a load profile file, or a mapping with `profile`, `duration`, `rate`"
+)]
+struct RawStress {
+	profile: Option<String>,
+	duration: Option<Value>,
+	rate: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+	rename_all = "kebab-case",
+	expecting = "a number, or a mapping with `max`, `allow`"
+)]
+struct RawDivergences {
+	max: Option<u64>,
+	#[serde(default)]
+	allow: Vec<String>,
 }
 
 impl Scenario {
@@ -519,6 +653,8 @@ fn existing_file(p: &mut Parser, path: &str, written: &str, what: &str) -> Optio
 	} else if written.ends_with(".snap") {
 		" (hint: write it with `stagenet snapshot --url ws://… --out <file>`, or give \
 		 `source: { url: ws://… }` to snapshot a node first)"
+	} else if what == "capture" {
+		" (hint: write it with `stagenet capture --url ws://… --from N --to M --out <file>`)"
 	} else {
 		""
 	};
@@ -726,6 +862,8 @@ fn step(p: &mut Parser, path: &str, value: Value) -> Option<Step> {
 			let raw: RawAssert = p.take(&at, body, ASSERT_KEYS)?;
 			assert_storage(p, &at, raw)
 		}
+		"replay" => replay(p, &at, body),
+		"stress" => stress(p, &at, body),
 		other => {
 			p.problem(
 				path,
@@ -741,6 +879,157 @@ fn step(p: &mut Parser, path: &str, value: Value) -> Option<Step> {
 			None
 		}
 	}
+}
+
+fn replay(p: &mut Parser, at: &str, body: Value) -> Option<Step> {
+	let raw: RawReplay = match body {
+		// `replay: window.db`: the whole capture, as captured.
+		Value::String(capture) => RawReplay {
+			capture: Some(capture),
+			rate: None,
+			from: None,
+			to: None,
+		},
+		other => p.take(at, other, REPLAY_KEYS)?,
+	};
+	let rate = match raw.rate {
+		None => Some(ReplayRate::AsCaptured),
+		Some(Value::String(text)) => match ReplayRate::parse(&text) {
+			Ok(rate) => Some(rate),
+			Err(e) => {
+				p.problem(
+					format!("{at}.rate"),
+					format!("{e} (hint: `as-captured`, `max`, `2x`, `0.5x`)"),
+				);
+				None
+			}
+		},
+		Some(Value::Number(n)) => {
+			p.problem(
+				format!("{at}.rate"),
+				format!("`{n}` has no unit (hint: write `{n}x` for a factor of the captured pace)"),
+			);
+			None
+		}
+		Some(other) => {
+			p.problem(
+				format!("{at}.rate"),
+				format!(
+					"expected `as-captured`, `max` or a factor like `2x`, found {}",
+					show(&other)
+				),
+			);
+			None
+		}
+	};
+	let ordered = match (raw.from, raw.to) {
+		(Some(from), Some(to)) if from > to => {
+			p.problem(
+				at,
+				format!(
+					"`from` {from} is after `to` {to} (hint: both are captured block numbers, \
+					 `from` the first)"
+				),
+			);
+			false
+		}
+		_ => true,
+	};
+	let capture = match raw.capture {
+		None => {
+			p.problem(
+				format!("{at}.capture"),
+				"missing (hint: the database `stagenet capture --out` wrote)",
+			);
+			None
+		}
+		Some(c) => existing_file(p, &format!("{at}.capture"), &c, "capture"),
+	};
+	if !ordered {
+		return None;
+	}
+	Some(Step::Replay {
+		capture: capture?,
+		rate: rate?,
+		from: raw.from,
+		to: raw.to,
+	})
+}
+
+fn stress(p: &mut Parser, at: &str, body: Value) -> Option<Step> {
+	let raw: RawStress = match body {
+		// `stress: flood.yaml`: as the profile says.
+		Value::String(profile) => RawStress {
+			profile: Some(profile),
+			duration: None,
+			rate: None,
+		},
+		other => p.take(at, other, STRESS_KEYS)?,
+	};
+	let duration = match raw.duration {
+		None => Some(None),
+		Some(Value::String(t)) => match humantime::parse_duration(t.trim()) {
+			Ok(d) if d.is_zero() => {
+				p.problem(
+					format!("{at}.duration"),
+					"must be longer than 0s (hint: leave it out to keep the profile's)",
+				);
+				None
+			}
+			Ok(d) => Some(Some(d)),
+			Err(e) => {
+				p.problem(
+					format!("{at}.duration"),
+					format!("`{t}` is not a duration: {e} (hint: `30s`, `5m`)"),
+				);
+				None
+			}
+		},
+		Some(other) => {
+			p.problem(
+				format!("{at}.duration"),
+				format!(
+					"expected a duration such as `30s`, found {} (hint: a number needs a unit, \
+					 like `30s`)",
+					show(&other)
+				),
+			);
+			None
+		}
+	};
+	let rate = match raw.rate {
+		None => Some(None),
+		Some(value) => match value.as_f64() {
+			Some(r) if r.is_finite() && r > 0.0 => Some(Some(r)),
+			_ => {
+				p.problem(
+					format!("{at}.rate"),
+					format!(
+						"expected a rate in transactions per second above 0, like `2000`, \
+						 found {} (hint: ramps and steps are written in the profile)",
+						show(&value)
+					),
+				);
+				None
+			}
+		},
+	};
+	let profile = match raw.profile {
+		None => {
+			p.problem(
+				format!("{at}.profile"),
+				"missing (hint: a load profile such as \
+				 `fork-tests/loads/test-chain/transfer-flood.yaml`)",
+			);
+			None
+		}
+		Some(f) => existing_file(p, &format!("{at}.profile"), &f, "load profile"),
+	};
+	Some(Step::Stress {
+		profile: profile?,
+		duration: duration?,
+		rate: rate?,
+	})
 }
 
 fn item_name(p: &mut Parser, path: &str, written: &str) -> Option<String> {
@@ -852,6 +1141,47 @@ fn percent(p: &mut Parser, path: &str, value: Value) -> Option<f64> {
 	}
 }
 
+/// `replay-divergences`: a number (the maximum), or `{ max, allow: [Pallet.call] }`.
+fn divergences(p: &mut Parser, path: &str, value: Value) -> Option<(u64, Vec<String>)> {
+	let raw: RawDivergences = match value {
+		Value::Number(_) => RawDivergences {
+			max: Some(p.take(path, value, &[])?),
+			allow: Vec::new(),
+		},
+		other => p.take(path, other, DIVERGENCE_KEYS)?,
+	};
+	let mut ok = true;
+	for (i, call) in raw.allow.iter().enumerate() {
+		let valid = match call.split_once('.') {
+			Some((pallet, name)) => {
+				let identifier = |s: &str| {
+					!s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+				};
+				identifier(pallet) && identifier(name)
+			}
+			None => false,
+		};
+		if !valid {
+			ok = false;
+			p.problem(
+				format!("{path}.allow[{i}]"),
+				format!(
+					"`{call}` is not a call (hint: write `Pallet.call`, like \
+					 `Subnets.set_weights`)"
+				),
+			);
+		}
+	}
+	let Some(max) = raw.max else {
+		p.problem(
+			format!("{path}.max"),
+			"missing (hint: `max: 0` allows no divergence besides the `allow`ed calls)",
+		);
+		return None;
+	};
+	ok.then_some((max, raw.allow))
+}
+
 fn gates(p: &mut Parser, value: Value) -> Option<Gates> {
 	let Value::Mapping(map) = value else {
 		p.problem(
@@ -904,6 +1234,25 @@ fn gates(p: &mut Parser, value: Value) -> Option<Gates> {
 			}
 			"finality-lag" => gates.finality_lag = p.take(&path, value, &[]),
 			"keeps-producing" => gates.keeps_producing = p.take(&path, value, &[]),
+			"replay-divergences" => {
+				if let Some((max, allow)) = divergences(p, &path, value) {
+					gates.replay_max_divergences = Some(max);
+					gates.replay_allowed_calls = allow;
+				}
+			}
+			"stress-included-tps" => match value.as_f64() {
+				Some(tps) if tps.is_finite() && tps > 0.0 => {
+					gates.stress_min_included_tps = Some(tps)
+				}
+				_ => p.problem(
+					&path,
+					format!(
+						"expected a rate in transactions per second above 0, like `100`, found \
+						 {} (hint: the least every `stress` step must include)",
+						show(&value)
+					),
+				),
+			},
 			other => {
 				let hint = GATE_KEYS
 					.iter()

@@ -137,8 +137,9 @@ struct Inclusion {
 	metadata: ArcMetadata,
 }
 
-/// An already SCALE-encoded runtime call, written as is in place of a `RuntimeCall`.
-struct EncodedCall(Vec<u8>);
+/// An already SCALE-encoded runtime call, written as is in place of a `RuntimeCall` argument
+/// (the `call` of `Sudo::sudo`, `Sudo::sudo_as`, …).
+pub struct EncodedCall(pub Vec<u8>);
 
 impl EncodeAsType for EncodedCall {
 	fn encode_as_type_to<R: TypeResolver>(
@@ -1005,5 +1006,168 @@ fn dispatch_error(call: String, error: String, block: InBlock) -> ChainError {
 		error,
 		hash: block.hash,
 		number: block.number,
+	}
+}
+
+// ----- Replay (`stagenet replay`): explicit nonces, block bodies and events -----
+
+/// An event of a block, decoded with the metadata of the runtime that executed the block.
+#[derive(Debug, Clone)]
+pub struct BlockEvent {
+	/// The extrinsic that emitted it (phase `ApplyExtrinsic`); `None` during initialisation
+	/// or finalisation.
+	pub extrinsic: Option<u32>,
+	/// Pallet name.
+	pub pallet: String,
+	/// Event name.
+	pub variant: String,
+	/// Its fields.
+	pub fields: Value,
+}
+
+/// A block's extrinsics and events.
+pub struct BlockContents {
+	/// Block number.
+	pub number: u64,
+	/// Block hash.
+	pub hash: H256,
+	/// Each extrinsic's SCALE encoding (with its length prefix), in order.
+	pub extrinsics: Vec<Vec<u8>>,
+	/// Its events, in order.
+	pub events: Vec<BlockEvent>,
+	/// The metadata of the runtime that executed the block.
+	metadata: ArcMetadata,
+}
+
+impl std::fmt::Debug for BlockContents {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		f.debug_struct("BlockContents")
+			.field("number", &self.number)
+			.field("hash", &self.hash)
+			.field("extrinsics", &self.extrinsics.len())
+			.field("events", &self.events.len())
+			.finish_non_exhaustive()
+	}
+}
+
+impl BlockContents {
+	/// A readable name of a decoded `DispatchError` of this block: `Pallet::Error` for a
+	/// module error (named by the runtime that executed the block), else the variant
+	/// (`BadOrigin`, `Token::FundsUnavailable`).
+	pub fn dispatch_error_name(&self, error: &Value) -> String {
+		dispatch_error_name(error, &self.metadata)
+	}
+}
+
+impl Chain {
+	/// The metadata of the runtime in block `hash`'s state.
+	pub async fn metadata_at(&self, hash: H256) -> Result<ArcMetadata> {
+		Ok(self.at(hash).await?.metadata())
+	}
+
+	/// Signs `pallet::call(args)` by `signer` with `nonce`, immortal, with the metadata of
+	/// block `at`; nothing is submitted and no nonce is read (the caller manages nonces).
+	pub async fn sign_with_nonce<D: EncodeAsFields>(
+		&self,
+		at: H256,
+		signer: &Keypair,
+		pallet: &str,
+		call: &str,
+		args: D,
+		nonce: u64,
+	) -> Result<Vec<u8>> {
+		let at_block = self.at(at).await?;
+		let params = SubstrateExtrinsicParamsBuilder::<Config>::new()
+			.immortal()
+			.nonce(nonce)
+			.build();
+		let payload = subxt::dynamic::transaction(pallet, call, args);
+		let signed = at_block
+			.transactions()
+			.create_signable_offline(&payload, params)
+			.ctx(|| format!("{pallet}::{call}: build the extrinsic"))?
+			.sign(signer)
+			.ctx(|| format!("{pallet}::{call}: sign the extrinsic"))?;
+		Ok(signed.encoded().to_vec())
+	}
+
+	/// Submits an encoded extrinsic as it is (`author_submitExtrinsic`): `Ok(Ok(hash))` when
+	/// the pool accepted it, `Ok(Err(message))` when the node refused it (invalid, pool
+	/// full, …), `Err` when the node could not be asked.
+	pub async fn submit_extrinsic(
+		&self,
+		extrinsic: &[u8],
+	) -> Result<std::result::Result<H256, String>> {
+		match self.rpc.author_submit_extrinsic(extrinsic).await {
+			Ok(hash) => Ok(Ok(hash)),
+			Err(subxt::rpcs::Error::User(e)) => Ok(Err(match &e.data {
+				Some(data) => format!("{} ({})", e.message, data.get()),
+				None => e.message.clone(),
+			})),
+			Err(e) => Err(ChainError::Client {
+				context: format!("author_submitExtrinsic on {}", self.url),
+				source: Box::new(e),
+			}),
+		}
+	}
+
+	/// The next nonce of `account` (SS58), counting the transactions in the node's pool
+	/// (`system_accountNextIndex`).
+	pub async fn account_next_index(&self, account: &str) -> Result<u64> {
+		self.request("system_accountNextIndex", vec![serde_json::json!(account)])
+			.await
+	}
+
+	/// Block `hash`'s extrinsics and events (decoded with the metadata of the runtime that
+	/// executed it); `None` when the node does not know the block.
+	pub async fn block_contents(&self, hash: H256) -> Result<Option<BlockContents>> {
+		let Some(details) = self
+			.rpc
+			.chain_get_block(Some(hash))
+			.await
+			.ctx(|| format!("fetch block {hash:?}"))?
+		else {
+			return Ok(None);
+		};
+		let header = details.block.header;
+		let (events, metadata) = self.events_of(hash, &header).await?;
+		let mut decoded = Vec::new();
+		for event in events.iter() {
+			let event = event.ctx(|| format!("decode the events of block #{}", header.number))?;
+			let extrinsic = match event.phase() {
+				Phase::ApplyExtrinsic(i) => Some(i),
+				_ => None,
+			};
+			let fields = event.decode_fields_unchecked_as::<Value>().ctx(|| {
+				format!(
+					"decode {}::{} of block #{}",
+					event.pallet_name(),
+					event.event_name(),
+					header.number
+				)
+			})?;
+			decoded.push(BlockEvent {
+				extrinsic,
+				pallet: event.pallet_name().to_string(),
+				variant: event.event_name().to_string(),
+				fields,
+			});
+		}
+		Ok(Some(BlockContents {
+			number: header.number,
+			hash,
+			extrinsics: details.block.extrinsics.into_iter().map(|x| x.0).collect(),
+			events: decoded,
+			metadata,
+		}))
+	}
+}
+
+// ----- For the stress generator -----
+
+impl Chain {
+	/// The subxt client at block `hash` (metadata and transaction building of that block).
+	pub async fn at_block_client(&self, hash: H256) -> Result<OnlineClientAtBlock<Config>> {
+		self.at(hash).await
 	}
 }

@@ -2,7 +2,9 @@
 //! recorded (ledger, findings), the upgrades and the steps.
 
 use stagenet_config::Gates;
-use stagenet_store::{BlockRecord, Finding, GateResult, StepRecord, UpgradeRecord};
+use stagenet_store::{
+	BlockRecord, Finding, GateResult, ReplayRecord, StepRecord, StressRecord, UpgradeRecord,
+};
 use std::collections::BTreeSet;
 
 /// What the gates are measured on.
@@ -14,6 +16,10 @@ pub struct Evidence<'a> {
 	pub findings: &'a [Finding],
 	/// Upgrades.
 	pub upgrades: &'a [UpgradeRecord],
+	/// Replays.
+	pub replays: &'a [ReplayRecord],
+	/// Stress loads.
+	pub stresses: &'a [StressRecord],
 	/// Steps (`assert-storage` steps become `invariant:<name>` gates).
 	pub steps: &'a [StepRecord],
 	/// Highest best block at the end.
@@ -260,6 +266,94 @@ pub fn evaluate(gates: &Gates, ev: &Evidence<'_>) -> Vec<GateResult> {
 			s.ok,
 			s.block.map(|b| format!("read at block #{b}")),
 		));
+	}
+	if let Some(max) = gates.replay_max_divergences {
+		let allowed = &gates.replay_allowed_calls;
+		let counted: Vec<&stagenet_store::Divergence> = ev
+			.replays
+			.iter()
+			.flat_map(|r| &r.divergences)
+			.filter(|d| !allowed.iter().any(|a| a == &d.call))
+			.collect();
+		let excused = ev
+			.replays
+			.iter()
+			.map(|r| r.divergences.len())
+			.sum::<usize>()
+			- counted.len();
+		let description = if allowed.is_empty() {
+			format!("at most {max} replay divergence(s)")
+		} else {
+			format!(
+				"at most {max} replay divergence(s), not counting {}",
+				allowed.join(", ")
+			)
+		};
+		out.push(if ev.replays.is_empty() {
+			gate(
+				"replay-divergences",
+				description,
+				format!("≤ {max}"),
+				"not measured".into(),
+				false,
+				Some("no replay ran (hint: add a `replay` step, or remove this gate)".into()),
+			)
+		} else {
+			gate(
+				"replay-divergences",
+				description,
+				format!("≤ {max}"),
+				format!(
+					"{}{}",
+					counted.len(),
+					if excused > 0 {
+						format!(" (+{excused} allowed)")
+					} else {
+						String::new()
+					}
+				),
+				counted.len() as u64 <= max,
+				counted.first().map(|d| {
+					format!(
+						"{} {} by {} at captured #{}: captured {}, fork {} — {}",
+						d.kind.as_str(),
+						d.call,
+						d.signer.as_deref().unwrap_or("?"),
+						d.captured_block,
+						d.captured,
+						d.fork,
+						d.reproduce
+					)
+				}),
+			)
+		});
+	}
+	if let Some(min) = gates.stress_min_included_tps {
+		let worst = ev
+			.stresses
+			.iter()
+			.min_by(|a, b| a.included_tps.total_cmp(&b.included_tps));
+		out.push(match worst {
+			Some(s) => gate(
+				"stress-included-tps",
+				format!("every stress load included ≥ {min} transactions per second"),
+				format!("≥ {min} tx/s"),
+				format!("{:.1} tx/s", s.included_tps),
+				s.included_tps >= min,
+				Some(format!(
+					"`{}`: {} included of {} submitted; limit: {} — {}",
+					s.profile, s.included, s.submitted, s.limit, s.limit_detail
+				)),
+			),
+			None => gate(
+				"stress-included-tps",
+				format!("every stress load included ≥ {min} transactions per second"),
+				format!("≥ {min} tx/s"),
+				"not measured".into(),
+				false,
+				Some("no stress load ran (hint: add a `stress` step, or remove this gate)".into()),
+			),
+		});
 	}
 	let failed: Vec<&StepRecord> = ev
 		.steps

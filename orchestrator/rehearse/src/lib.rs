@@ -7,7 +7,11 @@ pub mod logscan;
 pub mod monitor;
 pub mod prometheus;
 pub mod rehearse;
+pub mod replay;
+pub mod stress;
 pub mod upgrade;
 
 pub use rehearse::{rehearse, RehearseError, RehearseOptions};
+pub use replay::{replay, ReplayError, ReplayOptions};
+pub use stress::{stress, StressError, StressOptions};
 pub use upgrade::{read_runtime, upgrade, UpgradeError, UpgradeOptions};

@@ -38,6 +38,13 @@ pub struct NodeMetrics {
 	pub authoring: Histogram,
 	/// `substrate_block_verification_and_import_time` (time to import a block).
 	pub import: Histogram,
+	/// Transactions ready in the pool (`substrate_ready_transactions_number`, or the
+	/// fork-aware pool's `substrate_sub_txpool_view_ready_transactions`… gauges).
+	pub pool_ready: Option<u64>,
+	/// Why this node's proposer ended its proposals so far
+	/// (`substrate_proposer_end_proposal_reason{reason=…}`: `hit_deadline`,
+	/// `hit_block_weight_limit`, `hit_block_size_limit`, `no_more_transactions`), counts.
+	pub end_proposal: std::collections::BTreeMap<String, u64>,
 }
 
 /// Parses a Prometheus text page into the metrics above.
@@ -58,6 +65,16 @@ pub fn parse(page: &str) -> NodeMetrics {
 			Some((n, l)) => (n, l),
 			None => (name_labels, ""),
 		};
+		if name == "substrate_proposer_end_proposal_reason" {
+			if let Some(reason) = labels
+				.split("reason=\"")
+				.nth(1)
+				.and_then(|r| r.split('"').next())
+			{
+				*m.end_proposal.entry(reason.to_string()).or_default() += value as u64;
+			}
+			continue;
+		}
 		if name == "substrate_block_height" {
 			if labels.contains("status=\"best\"") {
 				m.best = Some(value as u64);
@@ -78,6 +95,12 @@ pub fn parse(page: &str) -> NodeMetrics {
 			.copied()
 			.unwrap_or(0.0),
 	};
+	m.pool_ready = [
+		"substrate_ready_transactions_number",
+		"substrate_sub_txpool_mempool_len",
+	]
+	.iter()
+	.find_map(|n| values.get(n).map(|v| *v as u64));
 	m.authoring = histogram("substrate_proposer_block_constructed");
 	m.import = histogram("substrate_block_verification_and_import_time");
 	m

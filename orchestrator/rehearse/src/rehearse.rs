@@ -8,9 +8,13 @@ use crate::{
 	chain::Chain as ChainClient,
 	gates::{evaluate, Evidence},
 	monitor::{now_ms, Monitor, MonitorOptions, WatchedNode},
+	replay::{replay, ReplayOptions},
+	stress::{stress, StressOptions},
 	upgrade::{upgrade, UpgradeOptions},
 };
-use stagenet_config::{Chain, Check, FaultAction, Operand, Role, Scenario, Source, Step, Topology};
+use stagenet_config::{
+	Chain, Check, FaultAction, Operand, Role, Scenario, Source, Step, StressProfile, Topology,
+};
 use stagenet_network::{DynProvider, Fault, Network, NetworkPlan};
 use stagenet_snapshot::{download, fork::fork, fork::ForkOptions, DownloadOptions, Progress};
 use stagenet_store::{FindingKind, NodeRecord, RunRecord, RunReport, StepRecord, Store, Verdict};
@@ -307,7 +311,7 @@ async fn prepare_and_run(
 	);
 	// 4. Steps.
 	let mut steps: Vec<StepRecord> = Vec::new();
-	let mut upgrades = Vec::new();
+	let mut records = Records::default();
 	let mut failure: Option<RehearseError> = None;
 	for (i, step) in scenario.steps.iter().enumerate() {
 		let started = now_ms();
@@ -319,7 +323,7 @@ async fn prepare_and_run(
 			&monitor,
 			step,
 			i,
-			&mut upgrades,
+			&mut records,
 			say,
 		)
 		.await;
@@ -367,7 +371,9 @@ async fn prepare_and_run(
 		&Evidence {
 			blocks: &observed.blocks,
 			findings: &observed.findings,
-			upgrades: &upgrades,
+			upgrades: &records.upgrades,
+			replays: &records.replays,
+			stresses: &records.stresses,
 			steps: &steps,
 			best: observed.best(),
 			finalized: observed.finalized(),
@@ -408,6 +414,14 @@ async fn observe_exits(network: &mut Network, monitor: &Monitor) {
 	}
 }
 
+/// What the steps recorded so far.
+#[derive(Default)]
+struct Records {
+	upgrades: Vec<stagenet_store::UpgradeRecord>,
+	replays: Vec<stagenet_store::ReplayRecord>,
+	stresses: Vec<stagenet_store::StressRecord>,
+}
+
 /// Carries out one step: (ok, description, outcome). An error stops the rehearsal.
 #[allow(clippy::too_many_arguments)]
 async fn run_step(
@@ -418,9 +432,10 @@ async fn run_step(
 	monitor: &Monitor,
 	step: &Step,
 	index: usize,
-	upgrades: &mut Vec<stagenet_store::UpgradeRecord>,
+	records: &mut Records,
 	say: &Arc<dyn Fn(&str) + Send + Sync>,
 ) -> Result<(bool, String, String), RehearseError> {
+	let upgrades = &mut records.upgrades;
 	match step {
 		Step::WaitBlocks { blocks, timeout } => {
 			let start = monitor.observed().best();
@@ -548,6 +563,115 @@ async fn run_step(
 		Step::AssertStorage { name, check } => {
 			let (ok, description, outcome) = check_storage(chain, name, check).await;
 			Ok((ok, description, outcome))
+		}
+		Step::Replay {
+			capture,
+			rate,
+			from,
+			to,
+		} => {
+			let shown = shown_path(capture);
+			let description = format!("replay `{shown}` at {}", rate.label());
+			say(&format!("replaying {shown} ({})", rate.label()));
+			let options = ReplayOptions {
+				capture: capture.clone(),
+				capture_shown: shown,
+				rate: *rate,
+				from: *from,
+				to: *to,
+				only: Vec::new(),
+				seq: records.replays.len() as u32,
+				run_id: opts.run_id.clone(),
+				runs_dir_shown: opts.run_dir.parent().map(shown_path).unwrap_or_default(),
+				sudo_uri: "//Alice".into(),
+				block_timeout: Duration::from_secs(60),
+			};
+			let say2 = say.clone();
+			match replay(chain, &options, move |line: &str| say2(line)).await {
+				Ok(record) => {
+					opts.store
+						.put_replay(&opts.run_id, &record)
+						.await
+						.map_err(|e| infra(format!("store: {e}")))?;
+					let diverged = record.divergences.len();
+					let outcome = format!(
+						"{} replayed from captured #{}..#{}: {} matched, {diverged} diverged, \
+						 {} skipped (inherents {}, unsigned {}){}",
+						record.replayed,
+						record.from_block,
+						record.to_block,
+						record.matched,
+						record.skipped_inherents + record.skipped_unsigned,
+						record.skipped_inherents,
+						record.skipped_unsigned,
+						record
+							.error
+							.as_ref()
+							.map(|e| format!(" — stopped early: {e}"))
+							.unwrap_or_default()
+					);
+					let ok = record.error.is_none();
+					records.replays.push(record);
+					Ok((ok, description, outcome))
+				}
+				Err(e) if e.is_bad_input() => Err(bad(e)),
+				Err(e) => Ok((false, description, e.to_string())),
+			}
+		}
+		Step::Stress {
+			profile,
+			duration,
+			rate,
+		} => {
+			let shown = shown_path(profile);
+			let (loaded, warnings) = StressProfile::load(profile, false).map_err(bad)?;
+			for w in warnings {
+				say(&format!("warning: {}: {}", shown, w.message));
+			}
+			let description = format!("stress `{}` ({shown})", loaded.name);
+			let ledger_prometheus = network
+				.nodes()
+				.iter()
+				.find(|n| n.rpc_url == url)
+				.map(|n| n.prometheus_url.clone());
+			let options = StressOptions {
+				profile: loaded,
+				profile_shown: shown,
+				duration: *duration,
+				rate: *rate,
+				connections: None,
+				url: url.to_string(),
+				prometheus_url: ledger_prometheus,
+				seq: records.stresses.len() as u32,
+				sudo_uri: "//Alice".into(),
+				signing_threads: None,
+			};
+			let say2 = say.clone();
+			let mut progress = move |line: &str| say2(line);
+			match stress(&options, &mut progress).await {
+				Ok(record) => {
+					opts.store
+						.put_stress(&opts.run_id, &record)
+						.await
+						.map_err(|e| infra(format!("store: {e}")))?;
+					let outcome = format!(
+						"{} included of {} submitted ({} accepted, {} failed, {} dropped), {:.1} tx/s \
+						 included, latency p95 {:.0} ms; limit: {}",
+						record.included,
+						record.submitted,
+						record.accepted,
+						record.failed,
+						record.dropped,
+						record.included_tps,
+						record.latency.p95,
+						record.limit
+					);
+					records.stresses.push(record);
+					Ok((true, description, outcome))
+				}
+				Err(e) if e.is_bad_input() => Err(bad(e)),
+				Err(e) => Ok((false, description, e.to_string())),
+			}
 		}
 	}
 }

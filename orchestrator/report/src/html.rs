@@ -5,13 +5,18 @@
 
 use std::fmt::Write as _;
 
-use stagenet_store::{ExtrinsicRecord, Finding, NodeRecord, RunReport, StepRecord, UpgradeRecord};
+use stagenet_store::{
+	ExtrinsicRecord, Finding, NodeRecord, ReplayRecord, RunReport, StepRecord, StressRecord,
+	UpgradeRecord,
+};
 
 use crate::json::{to_json, JsonReport};
-use crate::summary::LedgerSummary;
+use crate::summary::{
+	best_block, divergences_by_kind, fork_range, fullest, of_theoretical, LedgerSummary,
+};
 use crate::text::{
-	bytes, datetime, duration_ms, escape_markup as e, millis, percent, ref_time, time_of_day,
-	title, verdict_label, verdict_reason, versions,
+	bytes, datetime, duration_ms, escape_markup as e, millis, percent, percentiles, plural,
+	ref_time, short_hash, time_of_day, title, tps, verdict_label, verdict_reason, versions,
 };
 
 /// The page's content security policy: nothing may be loaded, inline style and script only.
@@ -23,7 +28,8 @@ const SCRIPT: &str = include_str!("html/report.js");
 
 /// Renders `report` as one self-contained HTML page: verdict, gates, charts of block weight,
 /// block time and finality lag (with upgrade and finding markers), findings, upgrades with
-/// their storage diff, steps and nodes.
+/// their storage diff, replays with their divergences and stress loads with charts per block
+/// (when the run has any), steps and nodes.
 pub fn html(report: &RunReport) -> String {
 	let verdict = report.verdict();
 	let mut h = String::with_capacity(64 * 1024);
@@ -41,13 +47,21 @@ pub fn html(report: &RunReport) -> String {
 	header(&mut h, report);
 	h.push_str(
 		"<nav><a href=\"#gates-section\">Gates</a><a href=\"#ledger\">Ledger</a><a \
-		 href=\"#findings\">Findings</a><a href=\"#upgrades\">Upgrades</a><a \
-		 href=\"#steps\">Steps</a><a href=\"#nodes\">Nodes</a></nav>\n<main>\n",
+		 href=\"#findings\">Findings</a><a href=\"#upgrades\">Upgrades</a>",
 	);
+	if !report.replays.is_empty() {
+		h.push_str("<a href=\"#replays\">Replays</a>");
+	}
+	if !report.stresses.is_empty() {
+		h.push_str("<a href=\"#stresses\">Stress</a>");
+	}
+	h.push_str("<a href=\"#steps\">Steps</a><a href=\"#nodes\">Nodes</a></nav>\n<main>\n");
 	gates(&mut h, report);
 	ledger(&mut h, report);
 	findings(&mut h, &report.findings);
 	upgrades(&mut h, &report.upgrades);
+	replays(&mut h, &report.replays);
+	stresses(&mut h, &report.stresses);
 	steps(&mut h, &report.steps);
 	nodes(&mut h, &report.nodes);
 	failed_extrinsics(&mut h, &report.failed_extrinsics);
@@ -407,6 +421,357 @@ fn upgrades(h: &mut String, upgrades: &[UpgradeRecord]) {
 					d.removed_keys,
 					bytes(d.removed_bytes),
 					items.join("<br>"),
+				);
+			}
+			h.push_str("</tbody>\n</table>\n");
+		}
+		h.push_str("</article>\n");
+	}
+	h.push_str("</section>\n");
+}
+
+/// `<dl class="facts">` of label and (already escaped) value pairs.
+fn facts(h: &mut String, class: &str, facts: &[(&str, String)]) {
+	let _ = write!(h, "<dl class=\"{class}\">");
+	for (k, v) in facts {
+		let _ = write!(h, "<div><dt>{k}</dt><dd>{v}</dd></div>");
+	}
+	h.push_str("</dl>\n");
+}
+
+fn replays(h: &mut String, replays: &[ReplayRecord]) {
+	if replays.is_empty() {
+		return;
+	}
+	let _ = writeln!(
+		h,
+		"<section id=\"replays\">\n<h2>Replays <span class=\"count\">{}</span></h2>",
+		replays.len()
+	);
+	for r in replays {
+		let diverged = r.divergences.len();
+		let _ = writeln!(
+			h,
+			"<article class=\"replay\" id=\"replay-{}\" data-diverged=\"{diverged}\"><h3>#{} \
+			 <code>{}</code> on {}</h3>",
+			r.seq,
+			r.seq,
+			e(&r.capture),
+			e(&r.fork_runtime),
+		);
+		if let Some(err) = &r.error {
+			let _ = writeln!(
+				h,
+				"<p class=\"run-error\"><strong>error:</strong> {}</p>",
+				e(err)
+			);
+		}
+		let mut list: Vec<(&str, String)> = vec![
+			("capture chain", e(&r.capture_chain)),
+			(
+				"captured blocks",
+				format!(
+					"#{} – #{} ({})",
+					r.from_block,
+					r.to_block,
+					plural(r.blocks, "block")
+				),
+			),
+			("rate", format!("<code>{}</code>", e(&r.rate))),
+			("fork runtime", e(&r.fork_runtime)),
+			("replayed", r.replayed.to_string()),
+			("matched", r.matched.to_string()),
+			(
+				"diverged",
+				format!(
+					"<strong class=\"{}\">{diverged}</strong>",
+					if diverged == 0 { "yes" } else { "no" }
+				),
+			),
+			("skipped unsigned", r.skipped_unsigned.to_string()),
+			("skipped inherents", r.skipped_inherents.to_string()),
+			("undecodable", r.undecodable.to_string()),
+		];
+		if let Some((a, b)) = fork_range(r) {
+			list.push(("fork blocks", format!("#{a} – #{b}")));
+		}
+		list.push(("took", duration_ms(r.finished_at - r.started_at)));
+		facts(h, "facts", &list);
+		if !r.semantics.is_empty() {
+			h.push_str(
+				"<p class=\"events\">Replay differs from mainnet in:</p>\n<ul class=\"semantics\">",
+			);
+			for s in &r.semantics {
+				let _ = write!(h, "<li>{}</li>", e(s));
+			}
+			h.push_str("</ul>\n");
+		}
+		if r.divergences.is_empty() {
+			h.push_str("<p class=\"empty\">no divergences</p>\n");
+		} else {
+			let _ = writeln!(
+				h,
+				"<h4>Divergences</h4>\n<div class=\"scroll\"><table class=\"divergences\" \
+				 id=\"divergences-{}\">\n\
+				 <thead><tr><th>Call</th><th>Signer</th><th class=\"num\">Captured</th><th>Captured \
+				 outcome</th><th>Fork outcome</th><th>Detail</th></tr></thead>\n<tbody>",
+				r.seq
+			);
+			for (kind, group) in divergences_by_kind(r) {
+				let _ = writeln!(
+					h,
+					"<tr class=\"kind-group\" data-kind=\"{}\"><th colspan=\"6\">{} <span \
+					 class=\"count\">{}</span></th></tr>",
+					kind.as_str(),
+					kind.as_str(),
+					group.len()
+				);
+				for d in group {
+					let fork = match d.fork_block {
+						Some(b) => {
+							format!("<code>{}</code> <span class=\"at\">#{b}</span>", e(&d.fork))
+						}
+						None => format!("<code>{}</code>", e(&d.fork)),
+					};
+					let reproduce = if d.reproduce.is_empty() {
+						String::new()
+					} else {
+						format!(
+							"<div class=\"reproduce\"><code>{}</code></div>",
+							e(&d.reproduce)
+						)
+					};
+					let _ = writeln!(
+						h,
+						"<tr class=\"divergence\" data-kind=\"{}\"><td><code>{}</code></td><td>{}</td>\
+						 <td class=\"num\">#{}-{}</td><td><code>{}</code></td><td>{fork}</td><td>{}\
+						 {reproduce}</td></tr>",
+						kind.as_str(),
+						e(&d.call),
+						d.signer.as_deref().map_or("unsigned".to_owned(), |s| {
+							format!("<code title=\"{}\">{}</code>", e(s), e(&short_hash(s)))
+						}),
+						d.captured_block,
+						d.captured_index,
+						e(&d.captured),
+						e(&d.detail),
+					);
+				}
+			}
+			h.push_str("</tbody>\n</table></div>\n");
+		}
+		if !r.calls.is_empty() {
+			let _ = writeln!(
+				h,
+				"<h4>Per call</h4>\n<table class=\"calls\" id=\"replay-calls-{}\">\n<thead><tr>\
+				 <th>Call</th><th class=\"num\">Replayed</th><th class=\"num\">Matched</th><th \
+				 class=\"num\">Diverged</th></tr></thead>\n<tbody>",
+				r.seq
+			);
+			for c in &r.calls {
+				let _ = writeln!(
+					h,
+					"<tr><td><code>{}</code></td><td class=\"num\">{}</td><td \
+					 class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+					e(&c.call),
+					c.replayed,
+					c.matched,
+					c.diverged
+				);
+			}
+			h.push_str("</tbody>\n</table>\n");
+		}
+		h.push_str("</article>\n");
+	}
+	h.push_str("</section>\n");
+}
+
+fn stresses(h: &mut String, stresses: &[StressRecord]) {
+	if stresses.is_empty() {
+		return;
+	}
+	let _ = writeln!(
+		h,
+		"<section id=\"stresses\">\n<h2>Stress loads <span class=\"count\">{}</span></h2>",
+		stresses.len()
+	);
+	for s in stresses {
+		let _ = writeln!(
+			h,
+			"<article class=\"stress\" id=\"stress-{}\" data-limit=\"{}\"><h3>#{} \
+			 <code>{}</code> <span class=\"at\">{}</span></h3>",
+			s.seq,
+			e(&s.limit),
+			s.seq,
+			e(&s.profile),
+			e(&s.profile_file),
+		);
+		let detail = if s.limit_detail.trim().is_empty() {
+			String::new()
+		} else {
+			format!(" — {}", e(&s.limit_detail))
+		};
+		let _ = writeln!(
+			h,
+			"<p class=\"limit {}\"><strong>limit: {}</strong>{detail}</p>",
+			if s.limit == "none" { "none" } else { "reached" },
+			e(&s.limit),
+		);
+		if let Some(err) = &s.error {
+			let _ = writeln!(
+				h,
+				"<p class=\"run-error\"><strong>error:</strong> {}</p>",
+				e(err)
+			);
+		}
+		let ms = |v: u64| duration_ms(i64::try_from(v).unwrap_or(i64::MAX));
+		facts(
+			h,
+			"facts",
+			&[
+				("target", e(&s.target)),
+				("duration", ms(s.duration_ms)),
+				("accounts", s.accounts.to_string()),
+				("connections", s.connections.to_string()),
+				("signed", format!("{} in {}", s.signed, ms(s.signing_ms))),
+			],
+		);
+		let mut counts: Vec<(&str, String)> = vec![
+			("submitted", s.submitted.to_string()),
+			("accepted", s.accepted.to_string()),
+			("included", s.included.to_string()),
+			(
+				"failed",
+				if s.failed == 0 {
+					"0".to_owned()
+				} else {
+					format!("<span class=\"no\">{}</span>", s.failed)
+				},
+			),
+			("dropped", s.dropped.to_string()),
+			(
+				"included / submit rate",
+				format!(
+					"<strong>{}</strong> / {}",
+					tps(s.included_tps),
+					tps(s.submit_rate)
+				),
+			),
+			(
+				"latency",
+				format!(
+					"{} ({})",
+					percentiles(&s.latency),
+					plural(s.latency.count, "sample")
+				),
+			),
+		];
+		if let Some(r) = &s.read_latency {
+			counts.push((
+				"read latency",
+				format!("{} ({})", percentiles(r), plural(r.count, "sample")),
+			));
+		}
+		counts.push((
+			"theoretical per block",
+			s.theoretical_per_block
+				.map_or("unknown".to_owned(), |t| t.to_string()),
+		));
+		if let Some(b) = best_block(s) {
+			let mut best = format!("{} <span class=\"at\">#{}</span>", b.ours, b.number);
+			if let Some(pct) = of_theoretical(s, b.ours) {
+				let _ = write!(
+					best,
+					" = <strong class=\"of-theoretical\">{}</strong> of the theoretical",
+					percent(pct)
+				);
+			}
+			counts.push(("best block", best));
+		}
+		let (weight, length) = fullest(s);
+		if let Some(w) = weight {
+			counts.push((
+				"max normal weight",
+				format!(
+					"{} <span class=\"at\">#{}</span>",
+					percent(w.value),
+					w.block
+				),
+			));
+		}
+		if let Some(l) = length {
+			counts.push((
+				"max length",
+				format!(
+					"{} <span class=\"at\">#{}</span>",
+					percent(l.value),
+					l.block
+				),
+			));
+		}
+		facts(h, "summary stress-counts", &counts);
+		for (label, reasons) in [
+			("Rejected by the pool", &s.rejected),
+			("Failed at dispatch", &s.failed_by),
+		] {
+			if reasons.is_empty() {
+				continue;
+			}
+			let items: Vec<String> = reasons
+				.iter()
+				.map(|r| format!("<code>{}</code> {}", e(&r.reason), r.count))
+				.collect();
+			let _ = writeln!(h, "<p class=\"events\">{label}: {}</p>", items.join(" · "));
+		}
+		if s.blocks.is_empty() {
+			h.push_str("<p class=\"empty\">no blocks recorded during the load</p>\n");
+		} else {
+			h.push_str("<div class=\"stress-charts\">\n");
+			let theoretical = if s.theoretical_per_block.is_some() {
+				" (dashed: theoretical maximum)"
+			} else {
+				""
+			};
+			let id = format!("stress-{}", s.seq);
+			for (chart, caption) in [
+				(
+					id.clone(),
+					format!("The load's own transactions included per block{theoretical}"),
+				),
+				(
+					format!("{id}-fill"),
+					"Normal-class weight and block length, % of their limits".to_owned(),
+				),
+				(
+					format!("{id}-block-time"),
+					"Block time (ms) during the load".to_owned(),
+				),
+			] {
+				let _ = writeln!(
+					h,
+					"<figure class=\"chart\"><figcaption>{caption}</figcaption><div \
+					 class=\"chart-box\" data-chart=\"{chart}\"></div></figure>"
+				);
+			}
+			h.push_str("</div>\n");
+		}
+		if !s.calls.is_empty() {
+			let _ = writeln!(
+				h,
+				"<table class=\"calls\" id=\"stress-calls-{}\">\n<thead><tr><th>Call</th><th \
+				 class=\"num\">Submitted</th><th class=\"num\">Included</th><th \
+				 class=\"num\">Failed</th></tr></thead>\n<tbody>",
+				s.seq
+			);
+			for c in &s.calls {
+				let _ = writeln!(
+					h,
+					"<tr><td><code>{}</code></td><td class=\"num\">{}</td><td \
+					 class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+					e(&c.call),
+					c.submitted,
+					c.included,
+					c.failed
 				);
 			}
 			h.push_str("</tbody>\n</table>\n");

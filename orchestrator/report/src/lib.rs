@@ -7,7 +7,11 @@
 //! - [`Format::Junit`]: JUnit XML with one test case per gate, for CI test viewers;
 //! - [`Format::Markdown`]: a pull-request comment;
 //! - [`Format::Html`]: one self-contained page (inline CSS and JavaScript, a strict content
-//!   security policy) with charts of block weight, block time and finality lag.
+//!   security policy) with charts of block weight, block time and finality lag, and per block
+//!   of each stress load.
+//!
+//! Replays (with their divergences) and stress loads (with the limit they hit) get a section in
+//! every format, only when the run has any.
 //!
 //! Rendering never fails: every format is a pure function of the record. Text that comes from
 //! the chain or from node logs (panic messages, log lines) is escaped for the target format and

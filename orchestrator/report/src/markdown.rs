@@ -2,27 +2,34 @@
 
 use std::fmt::Write as _;
 
-use stagenet_store::{RunReport, UpgradeRecord, Verdict};
+use stagenet_store::{ReplayRecord, RunReport, StressRecord, UpgradeRecord, Verdict};
 
-use crate::summary::LedgerSummary;
+use crate::summary::{
+	best_block, divergences_by_kind, fork_range, fullest_line, of_theoretical, LedgerSummary,
+};
 use crate::text::{
-	bytes, clean_line, datetime, duration_ms, millis, percent, ref_time, short_hash, time_of_day,
-	title, verdict_label, verdict_reason, versions,
+	bytes, clean_line, datetime, duration_ms, millis, percent, percentiles, plural, ref_time,
+	short_hash, time_of_day, title, tps, verdict_label, verdict_reason, versions,
 };
 
 /// Findings listed before the rest is only counted (a comment is limited to 65 536 characters).
 const MAX_FINDINGS: usize = 20;
+/// Divergences listed per replay before the rest is only counted.
+const MAX_DIVERGENCES: usize = 30;
 /// Context lines per finding.
 const CONTEXT_LINES: usize = 3;
 
 /// Renders `report` as Markdown for a pull-request comment: a verdict heading, the gates table,
-/// the findings, each upgrade with its storage diff table, a ledger summary and the steps.
+/// the findings, each upgrade with its storage diff table, each replay with its divergences and
+/// each stress load with its limit (when the run has any), a ledger summary and the steps.
 pub fn markdown(report: &RunReport) -> String {
 	let mut md = String::new();
 	heading(&mut md, report);
 	gates(&mut md, report);
 	findings(&mut md, report);
 	upgrades(&mut md, &report.upgrades);
+	replays(&mut md, &report.replays);
+	stresses(&mut md, &report.stresses);
 	ledger(&mut md, report);
 	steps(&mut md, report);
 	let _ = writeln!(
@@ -290,6 +297,238 @@ fn keys_bytes(keys: u64, b: u64) -> String {
 			if keys == 1 { "" } else { "s" },
 			bytes(b)
 		)
+	}
+}
+
+fn replays(md: &mut String, replays: &[ReplayRecord]) {
+	if replays.is_empty() {
+		return;
+	}
+	let _ = writeln!(md, "### Replays ({})\n", replays.len());
+	for r in replays {
+		let _ = writeln!(
+			md,
+			"**Replay {}** of {} ({}): captured blocks {} – {} ({}) at rate {} on {}\n",
+			r.seq,
+			code(&r.capture, false),
+			text(&r.capture_chain),
+			r.from_block,
+			r.to_block,
+			plural(r.blocks, "block"),
+			code(&r.rate, false),
+			code(&r.fork_runtime, false),
+		);
+		let diverged = r.divergences.len();
+		let mut counts = vec![
+			format!("replayed {}", r.replayed),
+			format!("matched {}", r.matched),
+			if diverged == 0 {
+				"diverged 0 ✅".to_owned()
+			} else {
+				format!("**diverged {diverged}** ❌")
+			},
+			format!(
+				"skipped {} unsigned and {} inherents",
+				r.skipped_unsigned, r.skipped_inherents
+			),
+			format!("undecodable {}", r.undecodable),
+		];
+		if let Some((a, b)) = fork_range(r) {
+			counts.push(format!("fork blocks {a} – {b}"));
+		}
+		counts.push(format!(
+			"took {}",
+			duration_ms(r.finished_at - r.started_at)
+		));
+		let _ = writeln!(md, "- {}", counts.join(" · "));
+		if let Some(e) = &r.error {
+			let _ = writeln!(md, "- ❌ **error:** {}", text(e));
+		}
+		if !r.semantics.is_empty() {
+			md.push_str("- replay differs from mainnet in:\n");
+			for item in &r.semantics {
+				let _ = writeln!(md, "  - {}", text(item));
+			}
+		}
+		md.push('\n');
+		let mut listed = 0;
+		for (kind, group) in divergences_by_kind(r) {
+			if listed >= MAX_DIVERGENCES {
+				break;
+			}
+			let _ = writeln!(
+				md,
+				"**{}** ({}):\n\n| Call | Signer | Captured block-index | Captured outcome | Fork outcome | \
+				 Detail | Reproduce |\n|---|---|---|---|---|---|---|",
+				kind.as_str(),
+				group.len()
+			);
+			for d in group.into_iter().take(MAX_DIVERGENCES - listed) {
+				listed += 1;
+				let fork = match d.fork_block {
+					Some(b) => format!("{} (block {b})", code(&d.fork, true)),
+					None => code(&d.fork, true),
+				};
+				let _ = writeln!(
+					md,
+					"| {} | {} | {}-{} | {} | {fork} | {} | {} |",
+					code(&d.call, true),
+					d.signer
+						.as_deref()
+						.map_or("unsigned".to_owned(), |s| code(&short_hash(s), true)),
+					d.captured_block,
+					d.captured_index,
+					code(&d.captured, true),
+					text(&d.detail),
+					if d.reproduce.is_empty() {
+						String::new()
+					} else {
+						code(&d.reproduce, true)
+					},
+				);
+			}
+			md.push('\n');
+		}
+		if diverged > listed {
+			let _ = writeln!(
+				md,
+				"… and {} more divergences (see the HTML report)\n",
+				diverged - listed
+			);
+		}
+		if !r.calls.is_empty() {
+			let _ = writeln!(
+				md,
+				"<details><summary>Per call ({})</summary>\n\n| Call | Replayed | Matched | \
+				 Diverged |\n|---|--:|--:|--:|",
+				r.calls.len()
+			);
+			for c in &r.calls {
+				let _ = writeln!(
+					md,
+					"| {} | {} | {} | {} |",
+					code(&c.call, true),
+					c.replayed,
+					c.matched,
+					c.diverged
+				);
+			}
+			md.push_str("\n</details>\n\n");
+		}
+	}
+}
+
+fn stresses(md: &mut String, stresses: &[StressRecord]) {
+	if stresses.is_empty() {
+		return;
+	}
+	let _ = writeln!(md, "### Stress loads ({})\n", stresses.len());
+	for s in stresses {
+		let _ = writeln!(
+			md,
+			"**Stress {}: {}** ({}): target {} · {} · {} · {}\n",
+			s.seq,
+			code(&s.profile, false),
+			code(&s.profile_file, false),
+			text(&s.target),
+			duration_ms(i64::try_from(s.duration_ms).unwrap_or(i64::MAX)),
+			plural(s.accounts, "account"),
+			plural(s.connections, "connection"),
+		);
+		let icon = if s.limit == "none" { "✅" } else { "⚠️" };
+		let name = text(&s.limit);
+		let limit = if clean_line(&s.limit_detail).trim().is_empty() {
+			format!("**limit: {name}**")
+		} else {
+			format!("**limit: {name}** — {}", text(&s.limit_detail))
+		};
+		let _ = writeln!(md, "> {icon} {limit}\n");
+		if let Some(e) = &s.error {
+			let _ = writeln!(md, "> ❌ **error:** {}\n", text(e));
+		}
+		let _ = writeln!(
+			md,
+			"| Signed | Submitted | Accepted | Included | Failed | Dropped |\n\
+			 |--:|--:|--:|--:|--:|--:|\n| {} | {} | {} | {} | {} | {} |\n",
+			s.signed, s.submitted, s.accepted, s.included, s.failed, s.dropped
+		);
+		let _ = writeln!(
+			md,
+			"- included **{}** vs submit rate {} (signing took {})",
+			tps(s.included_tps),
+			tps(s.submit_rate),
+			duration_ms(i64::try_from(s.signing_ms).unwrap_or(i64::MAX)),
+		);
+		let _ = writeln!(
+			md,
+			"- latency {} ({})",
+			percentiles(&s.latency),
+			plural(s.latency.count, "sample")
+		);
+		if let Some(r) = &s.read_latency {
+			let _ = writeln!(
+				md,
+				"- read latency {} ({})",
+				percentiles(r),
+				plural(r.count, "sample")
+			);
+		}
+		let theoretical = s
+			.theoretical_per_block
+			.map_or("theoretical maximum unknown".to_owned(), |t| {
+				format!("theoretical {t}")
+			});
+		match best_block(s) {
+			None => {
+				let _ = writeln!(md, "- per block: no blocks recorded · {theoretical}");
+			}
+			Some(b) => match of_theoretical(s, b.ours) {
+				Some(pct) => {
+					let _ = writeln!(
+						md,
+						"- per block: best {} in block {} = **{}** of the {theoretical}",
+						b.ours,
+						b.number,
+						percent(pct)
+					);
+				}
+				None => {
+					let _ = writeln!(
+						md,
+						"- per block: best {} in block {} · {theoretical}",
+						b.ours, b.number
+					);
+				}
+			},
+		}
+		if let Some(line) = fullest_line(s) {
+			let _ = writeln!(md, "- {}", text(&line));
+		}
+		for (label, reasons) in [("rejected", &s.rejected), ("failed", &s.failed_by)] {
+			if reasons.is_empty() {
+				continue;
+			}
+			let items: Vec<String> = reasons
+				.iter()
+				.map(|r| format!("{} {}", code(&r.reason, false), r.count))
+				.collect();
+			let _ = writeln!(md, "- {label}: {}", items.join(" · "));
+		}
+		md.push('\n');
+		if !s.calls.is_empty() {
+			md.push_str("| Call | Submitted | Included | Failed |\n|---|--:|--:|--:|\n");
+			for c in &s.calls {
+				let _ = writeln!(
+					md,
+					"| {} | {} | {} | {} |",
+					code(&c.call, true),
+					c.submitted,
+					c.included,
+					c.failed
+				);
+			}
+			md.push('\n');
+		}
 	}
 }
 

@@ -2,12 +2,16 @@
 
 use std::fmt::Write as _;
 
-use stagenet_store::{Finding, PalletDiff, RunReport, StepRecord, UpgradeRecord, Verdict};
+use stagenet_store::{
+	Finding, PalletDiff, ReplayRecord, RunReport, StepRecord, StressRecord, UpgradeRecord, Verdict,
+};
 
-use crate::summary::LedgerSummary;
+use crate::summary::{
+	best_block, divergences_by_kind, fork_range, fullest_line, of_theoretical, LedgerSummary,
+};
 use crate::text::{
-	bytes, clean_line, datetime, duration_ms, millis, percent, ref_time, short_hash, time_of_day,
-	title, verdict_label, verdict_reason, versions,
+	bytes, clean_line, datetime, duration_ms, limit_line, millis, percent, percentiles, plural,
+	ref_time, short_hash, time_of_day, title, tps, verdict_label, verdict_reason, versions,
 };
 
 /// Context lines shown per finding (the HTML page shows them all).
@@ -16,7 +20,8 @@ const CONTEXT_LINES: usize = 3;
 const CONTEXT_WIDTH: usize = 140;
 
 /// Renders `report` for a terminal: the verdict, gates, findings, upgrades with their storage
-/// diff, a ledger summary and the steps. `color` adds ANSI colors (pass it only for a TTY); the
+/// diff, replays with their divergences and stress loads with their limit (when the run has
+/// any), a ledger summary and the steps. `color` adds ANSI colors (pass it only for a TTY); the
 /// text is the same without them.
 pub fn terminal(report: &RunReport, color: bool) -> String {
 	let p = Paint { color };
@@ -25,6 +30,8 @@ pub fn terminal(report: &RunReport, color: bool) -> String {
 	gates(&mut out, report, p);
 	findings(&mut out, &report.findings, p);
 	upgrades(&mut out, &report.upgrades, p);
+	replays(&mut out, &report.replays, p);
+	stresses(&mut out, &report.stresses, p);
 	ledger(&mut out, report, p);
 	steps(&mut out, &report.steps, p);
 	out
@@ -329,6 +336,290 @@ fn diff(out: &mut String, u: &UpgradeRecord, p: Paint) {
 				p.dim(&format!("· {}", clean_line(item)))
 			);
 		}
+	}
+}
+
+/// Rows of cells as aligned lines (numbers right-aligned from the second column on), indented.
+fn table<const N: usize>(
+	out: &mut String,
+	indent: &str,
+	head: [&str; N],
+	rows: &[[String; N]],
+	p: Paint,
+) {
+	let head = head.map(str::to_owned);
+	let mut w = [0usize; N];
+	for row in std::iter::once(&head).chain(rows) {
+		for (i, cell) in row.iter().enumerate() {
+			w[i] = w[i].max(cell.chars().count());
+		}
+	}
+	let line = |row: &[String; N]| {
+		let cells: Vec<String> = row
+			.iter()
+			.zip(w)
+			.enumerate()
+			.map(|(i, (c, w))| {
+				if i == 0 {
+					pad(c, w)
+				} else {
+					format!("{}{c}", " ".repeat(w.saturating_sub(c.chars().count())))
+				}
+			})
+			.collect();
+		cells.join("  ").trim_end().to_owned()
+	};
+	let _ = writeln!(out, "{indent}{}", p.dim(&line(&head)));
+	for row in rows {
+		let _ = writeln!(out, "{indent}{}", line(row));
+	}
+}
+
+fn replays(out: &mut String, replays: &[ReplayRecord], p: Paint) {
+	if replays.is_empty() {
+		return;
+	}
+	let _ = writeln!(out, "{}", p.bold(&format!("Replays ({})", replays.len())));
+	for r in replays {
+		let _ = writeln!(
+			out,
+			"  #{} capture {} ({}) · captured #{} – #{} ({}) · rate {} · fork runtime {}",
+			r.seq,
+			clean_line(&r.capture),
+			clean_line(&r.capture_chain),
+			r.from_block,
+			r.to_block,
+			plural(r.blocks, "block"),
+			clean_line(&r.rate),
+			p.bold(&clean_line(&r.fork_runtime)),
+		);
+		let diverged = format!("diverged {}", r.divergences.len());
+		let mut counts = vec![
+			format!("replayed {}", r.replayed),
+			format!("matched {}", r.matched),
+			if r.divergences.is_empty() {
+				p.ok(&diverged)
+			} else {
+				p.bad(&diverged)
+			},
+			format!(
+				"skipped {} unsigned, {} inherents",
+				r.skipped_unsigned, r.skipped_inherents
+			),
+			format!("undecodable {}", r.undecodable),
+		];
+		if let Some((a, b)) = fork_range(r) {
+			counts.push(format!("fork blocks #{a} – #{b}"));
+		}
+		counts.push(format!(
+			"took {}",
+			duration_ms(r.finished_at - r.started_at)
+		));
+		let _ = writeln!(out, "     {}", counts.join(" · "));
+		if let Some(e) = &r.error {
+			let _ = writeln!(out, "     {} {}", p.bad("error:"), clean_line(e));
+		}
+		if !r.semantics.is_empty() {
+			let _ = writeln!(out, "     {}", p.dim("replay differs from mainnet in:"));
+			for item in &r.semantics {
+				let _ = writeln!(out, "       {}", p.dim(&format!("· {}", clean_line(item))));
+			}
+		}
+		for (kind, group) in divergences_by_kind(r) {
+			let _ = writeln!(out, "     {} ({})", p.bad(kind.as_str()), group.len());
+			for d in group {
+				let mut head = format!(
+					"       {} · {} · captured #{}-{}",
+					clean_line(&d.call),
+					d.signer
+						.as_deref()
+						.map_or("unsigned".to_owned(), |s| short_hash(&clean_line(s))),
+					d.captured_block,
+					d.captured_index,
+				);
+				if let Some(b) = d.fork_block {
+					let _ = write!(head, " · fork #{b}");
+				}
+				let _ = writeln!(out, "{head}");
+				let _ = writeln!(
+					out,
+					"         {} → {}",
+					clean_line(&d.captured),
+					p.bad(&clean_line(&d.fork))
+				);
+				if !d.detail.is_empty() {
+					let _ = writeln!(out, "         {}", clean_line(&d.detail));
+				}
+				if !d.reproduce.is_empty() {
+					let _ = writeln!(
+						out,
+						"         {}",
+						p.dim(&format!("$ {}", clean_line(&d.reproduce)))
+					);
+				}
+			}
+		}
+		if !r.calls.is_empty() {
+			let rows: Vec<[String; 4]> = r
+				.calls
+				.iter()
+				.map(|c| {
+					[
+						clean_line(&c.call).into_owned(),
+						c.replayed.to_string(),
+						c.matched.to_string(),
+						c.diverged.to_string(),
+					]
+				})
+				.collect();
+			table(
+				out,
+				"     ",
+				["call", "replayed", "matched", "diverged"],
+				&rows,
+				p,
+			);
+		}
+	}
+	out.push('\n');
+}
+
+fn stresses(out: &mut String, stresses: &[StressRecord], p: Paint) {
+	if stresses.is_empty() {
+		return;
+	}
+	let _ = writeln!(
+		out,
+		"{}",
+		p.bold(&format!("Stress loads ({})", stresses.len()))
+	);
+	for s in stresses {
+		let _ = writeln!(
+			out,
+			"  #{} {}  {}",
+			s.seq,
+			p.bold(&clean_line(&s.profile)),
+			p.dim(&clean_line(&s.profile_file)),
+		);
+		let _ = writeln!(
+			out,
+			"     target {} · {} · {} · {}",
+			clean_line(&s.target),
+			duration_ms(i64::try_from(s.duration_ms).unwrap_or(i64::MAX)),
+			plural(s.accounts, "account"),
+			plural(s.connections, "connection"),
+		);
+		let limit = limit_line(s);
+		let limit = if s.limit == "none" {
+			p.sgr("1;32", &limit)
+		} else {
+			p.sgr("1;33", &limit)
+		};
+		let _ = writeln!(out, "     {limit}");
+		if let Some(e) = &s.error {
+			let _ = writeln!(out, "     {} {}", p.bad("error:"), clean_line(e));
+		}
+		let _ = writeln!(
+			out,
+			"     signed {} ({}) · submitted {} · accepted {} · included {} · failed {} · dropped {}",
+			s.signed,
+			duration_ms(i64::try_from(s.signing_ms).unwrap_or(i64::MAX)),
+			s.submitted,
+			s.accepted,
+			s.included,
+			if s.failed == 0 {
+				"0".to_owned()
+			} else {
+				p.bad(&s.failed.to_string())
+			},
+			s.dropped,
+		);
+		let _ = writeln!(
+			out,
+			"     included {} vs submitted {}",
+			p.bold(&tps(s.included_tps)),
+			tps(s.submit_rate)
+		);
+		if !s.rejected.is_empty() {
+			let items: Vec<String> = s
+				.rejected
+				.iter()
+				.map(|r| format!("{} {}", clean_line(&r.reason), r.count))
+				.collect();
+			let _ = writeln!(out, "     rejected: {}", items.join(" · "));
+		}
+		if !s.failed_by.is_empty() {
+			let items: Vec<String> = s
+				.failed_by
+				.iter()
+				.map(|r| format!("{} {}", clean_line(&r.reason), r.count))
+				.collect();
+			let _ = writeln!(out, "     failed: {}", items.join(" · "));
+		}
+		let _ = writeln!(
+			out,
+			"     latency       {} ({})",
+			percentiles(&s.latency),
+			plural(s.latency.count, "sample")
+		);
+		if let Some(r) = &s.read_latency {
+			let _ = writeln!(
+				out,
+				"     read latency  {} ({})",
+				percentiles(r),
+				plural(r.count, "sample")
+			);
+		}
+		let _ = writeln!(out, "     {}", per_block(s));
+		if let Some(line) = fullest_line(s) {
+			let _ = writeln!(out, "     {line}");
+		}
+		if !s.calls.is_empty() {
+			let rows: Vec<[String; 4]> = s
+				.calls
+				.iter()
+				.map(|c| {
+					[
+						clean_line(&c.call).into_owned(),
+						c.submitted.to_string(),
+						c.included.to_string(),
+						c.failed.to_string(),
+					]
+				})
+				.collect();
+			table(
+				out,
+				"     ",
+				["call", "submitted", "included", "failed"],
+				&rows,
+				p,
+			);
+		}
+	}
+	out.push('\n');
+}
+
+/// `per block: best 2400 in #31 = 96.0 % of the theoretical 2500`.
+fn per_block(s: &StressRecord) -> String {
+	let theoretical = s
+		.theoretical_per_block
+		.map_or("theoretical maximum unknown".to_owned(), |t| {
+			format!("theoretical {t}")
+		});
+	let Some(best) = best_block(s) else {
+		return format!("per block: no blocks recorded · {theoretical}");
+	};
+	match of_theoretical(s, best.ours) {
+		Some(pct) => format!(
+			"per block: best {} in #{} = {} of the {theoretical}",
+			best.ours,
+			best.number,
+			percent(pct)
+		),
+		None => format!(
+			"per block: best {} in #{} · {theoretical}",
+			best.ours, best.number
+		),
 	}
 }
 

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use stagenet_store::{RunReport, Verdict};
+use stagenet_store::{Percentiles, RunReport, StressRecord, Verdict};
 
 /// One line of untrusted text (a log line, a panic message) made safe to show anywhere:
 /// terminal control sequences (ANSI colors) removed, line breaks and tabs turned into spaces,
@@ -137,6 +137,50 @@ pub(crate) fn duration_ms(ms: i64) -> String {
 /// Milliseconds as `45.5 ms` (one decimal).
 pub(crate) fn millis(ms: f64) -> String {
 	format!("{ms:.1} ms")
+}
+
+/// A latency in milliseconds: `850.5 ms` below a second, `12.25 s` above.
+pub(crate) fn latency(ms: f64) -> String {
+	if ms.abs() < 1000.0 {
+		format!("{ms:.1} ms")
+	} else {
+		format!("{:.2} s", ms / 1000.0)
+	}
+}
+
+/// Latency percentiles: `p50 6.00 s · p95 12.25 s · p99 18.00 s · max 36.00 s`.
+pub(crate) fn percentiles(p: &Percentiles) -> String {
+	format!(
+		"p50 {} · p95 {} · p99 {} · max {}",
+		latency(p.p50),
+		latency(p.p95),
+		latency(p.p99),
+		latency(p.max)
+	)
+}
+
+/// A rate in transactions per second: `2000.2 tx/s`.
+pub(crate) fn tps(v: f64) -> String {
+	format!("{v:.1} tx/s")
+}
+
+/// `limit: weight — normal-class weight at 98 % …` (the detail left out when empty), cleaned.
+pub(crate) fn limit_line(s: &StressRecord) -> String {
+	let detail = clean_line(&s.limit_detail);
+	if detail.trim().is_empty() {
+		format!("limit: {}", clean_line(&s.limit))
+	} else {
+		format!("limit: {} — {detail}", clean_line(&s.limit))
+	}
+}
+
+/// `n word` with an `s` unless `n` is 1 (`1 block`, `3 blocks`).
+pub(crate) fn plural(n: u64, word: &str) -> String {
+	if n == 1 {
+		format!("{n} {word}")
+	} else {
+		format!("{n} {word}s")
+	}
 }
 
 /// Civil date and time (UTC) of Unix milliseconds: (year, month, day, hour, minute, second).
@@ -274,6 +318,11 @@ mod tests {
 		assert_eq!(duration_ms(252_000), "4m 12s");
 		assert_eq!(duration_ms(3_720_000), "1h 02m");
 		assert_eq!(percent(12.25), "12.2 %");
+		assert_eq!(latency(850.54), "850.5 ms");
+		assert_eq!(latency(12_250.0), "12.25 s");
+		assert_eq!(tps(2_000.25), "2000.2 tx/s");
+		assert_eq!(plural(1, "block"), "1 block");
+		assert_eq!(plural(0, "block"), "0 blocks");
 	}
 
 	#[test]

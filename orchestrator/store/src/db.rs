@@ -8,8 +8,8 @@
 //!   stored as `-1` and reads back as `u64::MAX`. Block numbers sort correctly below `2^63`.
 //! - Booleans are `BIGINT` 0/1 (`NULL` for an unknown `Option<bool>`), the same on both
 //!   backends.
-//! - Nested lists (node heights, finding context, upgrade events and diff) and event fields
-//!   are JSON in `TEXT` columns.
+//! - Nested lists (node heights, finding context, upgrade events and diff, replay divergences,
+//!   stress blocks, …), latency percentiles and event fields are JSON in `TEXT` columns.
 //! - Enums ([`Verdict`], [`FindingKind`]) are stored by their kebab-case names.
 //!
 //! Placeholders are `$1`, `$2`, …: Postgres' own syntax, and SQLite reads `$NNN` as the
@@ -35,6 +35,8 @@ use crate::model::{
 	NodeRecord, PerClass, RunRecord, RunReport, StepRecord, UpgradeRecord, Verdict,
 	REPORT_SCHEMA_VERSION,
 };
+
+mod replay_stress;
 
 /// The store's schema migrations (`orchestrator/store/migrations`).
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -795,6 +797,9 @@ impl Store {
 			.map(|row| read_gate(row, run_id))
 			.collect::<Result<_, _>>()?;
 
+		let replays = replay_stress::read_replays(&mut tx, run_id).await?;
+		let stresses = replay_stress::read_stresses(&mut tx, run_id).await?;
+
 		tx.commit().await.map_err(query_error("report"))?;
 		Ok(RunReport {
 			schema_version: REPORT_SCHEMA_VERSION,
@@ -806,6 +811,8 @@ impl Store {
 			upgrades,
 			steps,
 			gates,
+			replays,
+			stresses,
 		})
 	}
 
@@ -1157,6 +1164,10 @@ impl<'r> Fields<'r> {
 		}
 	}
 
+	fn f64(&self, column: &str) -> Result<f64, StoreError> {
+		self.get(column)
+	}
+
 	fn opt_f64(&self, column: &str) -> Result<Option<f64>, StoreError> {
 		self.get(column)
 	}
@@ -1181,6 +1192,15 @@ impl<'r> Fields<'r> {
 	fn json<T: DeserializeOwned>(&self, column: &str) -> Result<T, StoreError> {
 		let text = self.text(column)?;
 		serde_json::from_str(&text).map_err(|e| self.corrupt(column, format!("bad JSON: {e}")))
+	}
+
+	fn opt_json<T: DeserializeOwned>(&self, column: &str) -> Result<Option<T>, StoreError> {
+		match self.opt_text(column)? {
+			None => Ok(None),
+			Some(text) => serde_json::from_str(&text)
+				.map(Some)
+				.map_err(|e| self.corrupt(column, format!("bad JSON: {e}"))),
+		}
 	}
 }
 

@@ -418,6 +418,253 @@ pub struct GateResult {
 	pub detail: Option<String>,
 }
 
+/// Why a replayed extrinsic's outcome on the fork differs from the captured one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum DivergenceKind {
+	/// Same call, same arguments, another outcome (success ↔ failure, or another error).
+	LogicChange,
+	/// The fork's metadata has no such pallet or call.
+	MissingCall,
+	/// The captured call does not decode (with the capture's metadata), or its arguments no
+	/// longer fit the fork's types.
+	DecodeFailure,
+	/// The fork refused it with a rate-limit error where the capture did not (or the reverse):
+	/// block timing differs on a fork.
+	RateLimit,
+	/// Anything else (the sudo wrapper refused, not included in time, pool rejection).
+	Other,
+}
+
+impl DivergenceKind {
+	/// `logic-change`, `missing-call`, `decode-failure`, `rate-limit`, `other`.
+	pub fn as_str(self) -> &'static str {
+		match self {
+			DivergenceKind::LogicChange => "logic-change",
+			DivergenceKind::MissingCall => "missing-call",
+			DivergenceKind::DecodeFailure => "decode-failure",
+			DivergenceKind::RateLimit => "rate-limit",
+			DivergenceKind::Other => "other",
+		}
+	}
+}
+
+/// One replayed extrinsic whose fork outcome differs from the captured one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Divergence {
+	/// Its class.
+	pub kind: DivergenceKind,
+	/// `Pallet.call` (as captured; `?` when it did not decode).
+	pub call: String,
+	/// Captured signer (SS58), if signed.
+	pub signer: Option<String>,
+	/// Captured block number.
+	pub captured_block: u64,
+	/// Index of the extrinsic in the captured block.
+	pub captured_index: u32,
+	/// The captured outcome: `success` or the error (`Subnets::NotOwner`).
+	pub captured: String,
+	/// The fork's outcome: `success`, the error, or what prevented the dispatch.
+	pub fork: String,
+	/// Fork block the replay landed in, if it did.
+	pub fork_block: Option<u64>,
+	/// One line explaining the difference.
+	pub detail: String,
+	/// One-line command that replays just this extrinsic.
+	pub reproduce: String,
+}
+
+/// Replayed extrinsics per call, with how many diverged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallTally {
+	/// `Pallet.call`.
+	pub call: String,
+	/// Replayed (dispatched through `sudo_as`).
+	pub replayed: u64,
+	/// Of those, with the captured outcome.
+	pub matched: u64,
+	/// Of those, diverged.
+	pub diverged: u64,
+}
+
+/// A replay of captured extrinsics on the fork (`stagenet replay`, or a scenario's `replay`
+/// step).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayRecord {
+	/// Order within the run (0, 1, …).
+	pub seq: u32,
+	/// The capture database as given.
+	pub capture: String,
+	/// Chain name of the capture.
+	pub capture_chain: String,
+	/// First captured block replayed.
+	pub from_block: u64,
+	/// Last captured block replayed.
+	pub to_block: u64,
+	/// `as-captured`, `max` or `<x>x`.
+	pub rate: String,
+	/// When the replay started.
+	pub started_at: i64,
+	/// When it ended.
+	pub finished_at: i64,
+	/// Spec name and version of the fork's runtime (`stagenet-test 101`).
+	pub fork_runtime: String,
+	/// Captured blocks replayed.
+	pub blocks: u64,
+	/// First fork block that carried a replayed extrinsic.
+	pub fork_from: Option<u64>,
+	/// Last fork block that carried a replayed extrinsic.
+	pub fork_to: Option<u64>,
+	/// Signed extrinsics dispatched through `sudo_as`.
+	pub replayed: u64,
+	/// Of those, with the captured outcome.
+	pub matched: u64,
+	/// Unsigned extrinsics (not inherents) skipped.
+	pub skipped_unsigned: u64,
+	/// Inherents skipped (`Timestamp.set`, …).
+	pub skipped_inherents: u64,
+	/// Captured calls that do not decode or do not exist with the fork's metadata (each is
+	/// also a divergence).
+	pub undecodable: u64,
+	/// Every divergence, in captured order.
+	pub divergences: Vec<Divergence>,
+	/// Per call, sorted by name.
+	pub calls: Vec<CallTally>,
+	/// How replay semantics differ from mainnet's (no fee, no nonce, …), to read divergences by.
+	pub semantics: Vec<String>,
+	/// Why the replay stopped early, if it did.
+	pub error: Option<String>,
+}
+
+/// A count per reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasonCount {
+	/// The reason (`pool-full`, `Subnets::SettingWeightsTooFast`, …).
+	pub reason: String,
+	/// How many.
+	pub count: u64,
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+	/// Samples.
+	pub count: u64,
+	/// Median.
+	pub p50: f64,
+	/// 95th percentile.
+	pub p95: f64,
+	/// 99th percentile.
+	pub p99: f64,
+	/// Maximum.
+	pub max: f64,
+}
+
+/// One block during a stress load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StressBlock {
+	/// Block number.
+	pub number: u64,
+	/// `Timestamp::Now`, if read.
+	pub timestamp: Option<i64>,
+	/// Time since the previous block (ms), from the timestamps.
+	pub block_time_ms: Option<i64>,
+	/// Extrinsics in the block (all of them).
+	pub extrinsics: u64,
+	/// The load's own extrinsics in the block.
+	pub ours: u64,
+	/// Normal-class `ref_time`.
+	pub normal_weight: u64,
+	/// Normal-class `max_total.ref_time`.
+	pub normal_limit: u64,
+	/// Block length (bytes of the extrinsics).
+	pub length: u64,
+	/// Normal-class `max_length`.
+	pub length_limit: u64,
+	/// Best minus finalized block on the node watched, when the block was seen.
+	pub finality_lag: Option<u64>,
+	/// Transactions ready in the watched node's pool when the block was seen.
+	pub pool_ready: Option<u64>,
+}
+
+/// Per call of the mix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StressCall {
+	/// `Pallet.call`, or `rpc:<method>` for reads.
+	pub call: String,
+	/// Submitted (or requested).
+	pub submitted: u64,
+	/// Included in a block (or answered).
+	pub included: u64,
+	/// Included but failed (or read errors).
+	pub failed: u64,
+}
+
+/// A stress load on the fork (`stagenet stress`, or a scenario's `stress` step).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StressRecord {
+	/// Order within the run (0, 1, …).
+	pub seq: u32,
+	/// The profile's name.
+	pub profile: String,
+	/// The profile file as given.
+	pub profile_file: String,
+	/// When the load started (after signing and setup).
+	pub started_at: i64,
+	/// When measuring ended.
+	pub finished_at: i64,
+	/// The target: `2500 tx/s`, `ramp 100 → 3000 tx/s over 60s`.
+	pub target: String,
+	/// Load duration (ms).
+	pub duration_ms: u64,
+	/// Accounts signing.
+	pub accounts: u64,
+	/// RPC connections used.
+	pub connections: u64,
+	/// Transactions signed ahead of time.
+	pub signed: u64,
+	/// Time spent signing (ms).
+	pub signing_ms: u64,
+	/// Submitted to the pool.
+	pub submitted: u64,
+	/// Accepted by the pool.
+	pub accepted: u64,
+	/// Included in a block.
+	pub included: u64,
+	/// Included and failed at dispatch.
+	pub failed: u64,
+	/// Accepted but never included before the end (dropped from the pool, or still there).
+	pub dropped: u64,
+	/// Refused by the pool, per reason (`pool-full`, `priority-too-low`, `invalid`,
+	/// `rate-limited`, `other`).
+	pub rejected: Vec<ReasonCount>,
+	/// Failed at dispatch, per error.
+	pub failed_by: Vec<ReasonCount>,
+	/// Achieved submission rate (tx/s).
+	pub submit_rate: f64,
+	/// Included transactions per second over the blocks of the load.
+	pub included_tps: f64,
+	/// Submission → first seen in a best block (ms).
+	pub latency: Percentiles,
+	/// RPC read latency (ms), when the mix has reads.
+	pub read_latency: Option<Percentiles>,
+	/// Theoretical maximum of the mix's main call per block, from the Normal-class limit and
+	/// the call's weight (with the base extrinsic weight), if known.
+	pub theoretical_per_block: Option<u64>,
+	/// Which limit stopped growth: `weight`, `length`, `pool`, `rate-limit`, `generator`, or
+	/// `none` (the target was met).
+	pub limit: String,
+	/// What backs that conclusion.
+	pub limit_detail: String,
+	/// Per call of the mix.
+	pub calls: Vec<StressCall>,
+	/// Blocks seen during the load, in order.
+	pub blocks: Vec<StressBlock>,
+	/// Why the load stopped early, if it did.
+	pub error: Option<String>,
+}
+
 /// Everything a report shows, as read back from the store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
@@ -439,6 +686,12 @@ pub struct RunReport {
 	pub steps: Vec<StepRecord>,
 	/// Gates, in the scenario's order.
 	pub gates: Vec<GateResult>,
+	/// Replays, in order.
+	#[serde(default)]
+	pub replays: Vec<ReplayRecord>,
+	/// Stress loads, in order.
+	#[serde(default)]
+	pub stresses: Vec<StressRecord>,
 }
 
 impl RunReport {

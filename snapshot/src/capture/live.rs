@@ -26,6 +26,9 @@ pub struct Limits {
 	pub max_total: [u64; 3],
 	/// `BlockLength.max.{normal,operational,mandatory}`.
 	pub max_length: [u64; 3],
+	/// `BlockWeights.per_class.normal.base_extrinsic.ref_time`: what every extrinsic costs
+	/// besides its call.
+	pub base_extrinsic: u64,
 }
 
 /// One extrinsic's outcome.
@@ -33,6 +36,10 @@ pub struct Limits {
 pub struct LiveExtrinsic {
 	/// Index in the block.
 	pub index: u32,
+	/// blake2-256 of its encoding, `0x`-hex (what `author_submitExtrinsic` returns).
+	pub hash: String,
+	/// Its encoded length (bytes).
+	pub length: u64,
 	/// `Pallet.call`.
 	pub call: Option<String>,
 	/// SS58 of the signer.
@@ -165,6 +172,8 @@ fn live(block: CapturedBlock, runtime: &Arc<Runtime>, limits: Limits) -> LiveBlo
 			.into_iter()
 			.map(|x| LiveExtrinsic {
 				index: x.index,
+				length: x.raw.len() as u64,
+				hash: x.hash,
 				call: x.pallet.zip(x.call).map(|(p, c)| format!("{p}.{c}")),
 				signer: x.signer,
 				success: x.success,
@@ -247,10 +256,19 @@ fn limits(runtime: &Runtime) -> Result<Limits, String> {
 		.unwrap_or(NO_LIMIT);
 		max_length[i] = number(length.at("max").at(class)).unwrap_or(0);
 	}
+	let base_extrinsic = number(
+		weights
+			.at("per_class")
+			.at("normal")
+			.at("base_extrinsic")
+			.at("ref_time"),
+	)
+	.unwrap_or(0);
 	Ok(Limits {
 		max_block,
 		max_total,
 		max_length,
+		base_extrinsic,
 	})
 }
 

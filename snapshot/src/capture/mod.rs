@@ -27,7 +27,9 @@ mod store;
 pub use decode::{ClassWeights, Weight};
 pub use error::CaptureError;
 pub use live::{BlockReader, Limits, LiveBlock, LiveEvent, LiveExtrinsic, NO_LIMIT};
-pub use read::{read_capture, Capture, StoredBlock, StoredEvent, StoredExtrinsic};
+pub use read::{
+	read_capture, read_runtimes, Capture, StoredBlock, StoredEvent, StoredExtrinsic, StoredRuntime,
+};
 pub use store::CaptureMeta;
 
 use decode::{decode_block, CapturedBlock, RawBlock, Runtime};

@@ -277,6 +277,70 @@ pub async fn read_capture(path: &Path) -> Result<Capture, CaptureError> {
 	Ok(Capture { meta, blocks })
 }
 
+/// A runtime that executed captured blocks: its version and metadata, as the capture stored
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRuntime {
+	/// Spec version.
+	pub spec_version: u32,
+	/// Spec name.
+	pub spec_name: String,
+	/// Its metadata, SCALE `RuntimeMetadataPrefixed` as the node sent it.
+	pub metadata: Vec<u8>,
+}
+
+/// Reads every runtime of the capture at `path` (read-only), by spec version: what decodes
+/// its extrinsics and events offline.
+pub async fn read_runtimes(path: &Path) -> Result<Vec<StoredRuntime>, CaptureError> {
+	let db = |operation: &str| {
+		let operation = operation.to_string();
+		move |source: sqlx::Error| CaptureError::Database {
+			path: path.to_path_buf(),
+			operation,
+			source,
+		}
+	};
+	if !path.is_file() {
+		return Err(CaptureError::OutputUnusable {
+			path: path.to_path_buf(),
+			reason: "no such file".into(),
+			hint: "run `stagenet capture` first".into(),
+		});
+	}
+	let mut conn: SqliteConnection = SqliteConnectOptions::new()
+		.filename(path)
+		.read_only(true)
+		.connect()
+		.await
+		.map_err(|e| match sqlite_code(&e) {
+			Some(26) => CaptureError::OutputUnusable {
+				path: path.to_path_buf(),
+				reason: "it is not a SQLite database".into(),
+				hint: "pass the path of a capture".into(),
+			},
+			_ => db("open")(e),
+		})?;
+	check_schema(&mut conn, path).await?;
+	let rows =
+		sqlx::query("SELECT spec_version, spec_name, metadata FROM runtimes ORDER BY spec_version")
+			.fetch_all(&mut conn)
+			.await
+			.map_err(db("read runtimes"))?;
+	let mut runtimes = Vec::with_capacity(rows.len());
+	for r in rows {
+		let runtime = || -> Result<StoredRuntime, sqlx::Error> {
+			Ok(StoredRuntime {
+				spec_version: r.try_get(0)?,
+				spec_name: r.try_get(1)?,
+				metadata: r.try_get(2)?,
+			})
+		};
+		runtimes.push(runtime().map_err(db("read runtimes"))?);
+	}
+	conn.close().await.map_err(db("close"))?;
+	Ok(runtimes)
+}
+
 /// Refuses a database whose schema is not the one this code writes.
 async fn check_schema(conn: &mut SqliteConnection, path: &Path) -> Result<(), CaptureError> {
 	let applied: Vec<i64> =

@@ -87,18 +87,39 @@ pub struct Validator {
 	pub grandpa: String,
 }
 
-/// A funded account.
+/// A funded account, or the accounts of one templated entry (`count` accounts).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Funded {
-	/// SS58 address.
+	/// SS58 address (of the first account, for a templated entry).
 	pub account: String,
-	/// How it was written in the profile.
+	/// How it was written in the profile (the template, for a templated entry).
 	pub given_as: String,
-	/// Amount added.
+	/// Amount added (in total over its accounts, for a templated entry).
 	pub amount: u128,
-	/// Whether the account was absent from the snapshot.
+	/// Whether the account was absent from the snapshot (any of them, for a templated entry).
 	pub new: bool,
+	/// The accounts of a templated entry, summed up in this one; absent for one account.
+	#[serde(skip_serializing_if = "Option::is_none")]
+	pub group: Option<FundedGroup>,
+}
+
+/// The accounts a templated `fund.accounts` entry funded (`//stress//{i}` with a `count`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FundedGroup {
+	/// How many accounts.
+	pub count: u32,
+	/// The index `{i}` of the first.
+	pub first: u32,
+	/// The amount each account got.
+	pub each: u128,
+	/// How many were absent from the snapshot.
+	pub new_accounts: u32,
+	/// SS58 address of the last account.
+	pub last_account: String,
+	/// The template with its range, `//stress//{0..4095}`.
+	pub label: String,
 }
 
 /// An issuance item raised by the funded total.
@@ -366,16 +387,40 @@ fn each_pair(
 	Ok(())
 }
 
-/// Looks up exact keys of the top trie.
+/// Looks up exact keys of the top trie. Only chunks whose key range holds a wanted key are
+/// read, found by a range query per chunk: thousands of keys (funded accounts) cost no more
+/// than a few.
 fn lookup(reader: &mut Reader, keys: &BTreeSet<Vec<u8>>) -> Result<HashMap<Vec<u8>, Vec<u8>>> {
 	let mut found = HashMap::new();
-	let list: Vec<Vec<u8>> = keys.iter().cloned().collect();
-	scan_prefixes(reader, &list, |k, v| {
-		if keys.contains(k) {
-			found.insert(k.to_vec(), v.to_vec());
+	if keys.is_empty() {
+		return Ok(found);
+	}
+	let wanted: Vec<usize> = trie_chunks(reader, 0)
+		.into_iter()
+		.filter(|&i| {
+			let c = &reader.chunks()[i];
+			let first = hex::decode(c.first_key.trim_start_matches("0x")).ok();
+			let last = hex::decode(c.last_key.trim_start_matches("0x")).ok();
+			match (first, last) {
+				(Some(first), Some(last)) if first <= last => {
+					keys.range(first..=last).next().is_some()
+				}
+				// A chunk whose bounds cannot be read is read: the keys are checked one by one.
+				_ => true,
+			}
+		})
+		.collect();
+	for i in wanted {
+		each_pair(reader, i, |k, v| {
+			if keys.contains(k) {
+				found.insert(k.to_vec(), v.to_vec());
+			}
+			Ok(())
+		})?;
+		if found.len() == keys.len() {
+			break;
 		}
-		Ok(())
-	})?;
+	}
 	Ok(found)
 }
 
@@ -1113,11 +1158,13 @@ fn compile(
 
 	// fund (parsed now, values read below)
 	let fund = &profile.fund;
+	// Per funded account: its storage key, its id, the index of its `fund.accounts` entry, its
+	// index within the entry, and the amount.
 	let mut fund_plan: Option<(
 		Item,
 		Vec<Seg>,
 		Vec<Seg>,
-		Vec<(Vec<u8>, [u8; 32], String, u128)>,
+		Vec<(Vec<u8>, [u8; 32], usize, u32, u128)>,
 		Vec<Item>,
 	)> = None;
 	if !profile.accounts.is_empty() {
@@ -1156,37 +1203,43 @@ fn compile(
 				);
 			}
 			let mut accounts = Vec::new();
-			for a in &profile.accounts {
-				let amount = match encode::yaml_u128(&a.entry.amount) {
-					Some(n) => n,
-					None => {
-						problems.push(
-							&a.file,
-							format!("{}.amount", a.path),
-							format!(
-								"expected an amount (an integer; quote numbers past 2^64), saw {}",
-								encode::seen(&a.entry.amount)
-							),
-						);
+			for (entry, a) in profile.accounts.iter().enumerate() {
+				let amount = encode::yaml_u128(&a.entry.amount);
+				if amount.is_none() {
+					problems.push(
+						&a.file,
+						format!("{}.amount", a.path),
+						format!(
+							"expected an amount (an integer; quote numbers past 2^64), saw {}",
+							encode::seen(&a.entry.amount)
+						),
+					);
+				}
+				// `//Alice`, or `count` accounts of a template like `//stress//{i}`.
+				let accts = match a.entry.expand() {
+					Ok(x) => x,
+					Err((field, e)) => {
+						problems.push(&a.file, format!("{}.{field}", a.path), e);
 						continue;
 					}
 				};
-				let acct = match keys::account(&a.entry.account) {
-					Ok(x) => x,
-					Err(e) => {
-						problems.push(&a.file, format!("{}.account", a.path), e);
-						continue;
-					}
+				let Some(amount) = amount else {
+					continue;
 				};
 				if ok {
-					match storage_key(
-						meta,
-						&item,
-						Some(&Yaml::String(format!("0x{}", hex::encode(acct)))),
-						false,
-					) {
-						Ok(k) => accounts.push((k, acct, a.entry.account.clone(), amount)),
-						Err(e) => problems.push(&a.file, format!("{}.account", a.path), e),
+					for (n, acct) in (0u32..).zip(accts) {
+						match storage_key(
+							meta,
+							&item,
+							Some(&Yaml::String(format!("0x{}", hex::encode(acct)))),
+							false,
+						) {
+							Ok(k) => accounts.push((k, acct, entry, n, amount)),
+							Err(e) => {
+								problems.push(&a.file, format!("{}.account", a.path), e);
+								break;
+							}
+						}
 					}
 				}
 			}
@@ -1284,7 +1337,12 @@ fn compile(
 			plan.sets.get(k).cloned().or_else(|| found.get(k).cloned())
 		};
 		let mut total: u128 = 0;
-		for (key, acct, given, amount) in accounts {
+		// Where each templated entry's line is in `plan.funded`.
+		let mut groups: HashMap<usize, usize> = HashMap::new();
+		for (key, acct, entry, n, amount) in accounts {
+			let Some(written) = profile.accounts.get(entry).map(|a| &a.entry) else {
+				continue;
+			};
 			let existing = current(&key, &plan);
 			let new = existing.is_none();
 			let base = existing
@@ -1323,18 +1381,48 @@ fn compile(
 					problems: vec![Problem {
 						file: main_file.clone(),
 						path: "fund.accounts".into(),
-						message: format!("funding `{given}` overflows its balance"),
+						message: format!("funding `{}` overflows its balance", written.uri_of(n)),
 					}],
 				});
 			}
 			total = total.saturating_add(amount);
 			plan.sets.insert(key, value);
-			plan.funded.push(Funded {
-				account: keys::ss58(&acct),
-				given_as: given,
-				amount,
-				new,
+			let Some(count) = written.count else {
+				plan.funded.push(Funded {
+					account: keys::ss58(&acct),
+					given_as: written.account.clone(),
+					amount,
+					new,
+					group: None,
+				});
+				continue;
+			};
+			// A templated entry is one line of the summary, however many accounts it names.
+			let at = *groups.entry(entry).or_insert_with(|| {
+				plan.funded.push(Funded {
+					account: keys::ss58(&acct),
+					given_as: written.account.clone(),
+					amount: 0,
+					new: false,
+					group: Some(FundedGroup {
+						count,
+						first: written.first.unwrap_or(0),
+						each: amount,
+						new_accounts: 0,
+						last_account: String::new(),
+						label: written.label(),
+					}),
+				});
+				plan.funded.len() - 1
 			});
+			if let Some(line) = plan.funded.get_mut(at) {
+				line.amount = line.amount.saturating_add(amount);
+				line.new |= new;
+				if let Some(group) = line.group.as_mut() {
+					group.new_accounts += u32::from(new);
+					group.last_account = keys::ss58(&acct);
+				}
+			}
 		}
 		for it in issuance {
 			let base = current(&it.prefix, &plan)

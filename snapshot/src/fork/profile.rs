@@ -100,14 +100,100 @@ pub enum SudoSection {
 	},
 }
 
-/// One funded account.
+/// One funded account, or `count` of them named by a secret URI template.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FundAccount {
-	/// Secret URI, SS58 address or hex.
+	/// Secret URI, SS58 address or hex; with `count`, a secret URI template whose `{i}` is
+	/// the account's index (`//stress//{i}`).
 	pub account: String,
-	/// Amount added to its free balance (an integer, or a string for large numbers).
+	/// Amount added to its free balance (an integer, or a string for large numbers); with
+	/// `count`, to each account's.
 	pub amount: Yaml,
+	/// How many accounts the template names: `{i}` = `first` … `first + count - 1`.
+	#[serde(default)]
+	pub count: Option<u32>,
+	/// The first index of a template (default 0); only with `count`.
+	#[serde(default)]
+	pub first: Option<u32>,
+}
+
+impl FundAccount {
+	/// The account ids the entry funds: the one it names, or the `count` its template names,
+	/// derived fast ([`super::keys::sr25519_publics`]). On a problem, the field it concerns
+	/// (`account`, `count` or `first`) and what is wrong.
+	pub fn expand(&self) -> Result<Vec<[u8; 32]>, (&'static str, String)> {
+		let templated = self.account.contains("{i}");
+		let Some(count) = self.count else {
+			if templated {
+				return Err((
+					"account",
+					format!(
+						"`{}` holds `{{i}}` but the entry has no `count` (hint: add `count: N` \
+						 to fund N accounts, `{{i}}` = 0 … N - 1)",
+						self.account
+					),
+				));
+			}
+			if self.first.is_some() {
+				return Err((
+					"first",
+					"`first` goes with `count` (hint: add `count: N`, or remove `first`)".into(),
+				));
+			}
+			return super::keys::account(&self.account)
+				.map(|a| vec![a])
+				.map_err(|e| ("account", e));
+		};
+		if count == 0 {
+			return Err((
+				"count",
+				"must be at least 1 (hint: remove the entry to fund nobody)".into(),
+			));
+		}
+		if !templated {
+			return Err((
+				"account",
+				format!(
+					"`{}` has no `{{i}}`, so `count` would fund one account {count} times (hint: \
+					 write the index into the URI, like `//stress//{{i}}`)",
+					self.account
+				),
+			));
+		}
+		let first = self.first.unwrap_or(0);
+		if first.checked_add(count - 1).is_none() {
+			return Err((
+				"first",
+				format!(
+					"`first` {first} + `count` {count} passes the last index {} (hint: lower \
+					 `first` or `count`)",
+					u32::MAX
+				),
+			));
+		}
+		super::keys::sr25519_publics(&self.account, first, count).map_err(|e| ("account", e))
+	}
+
+	/// The secret URI of account `n` (0-based) of a templated entry; the account itself
+	/// otherwise.
+	pub fn uri_of(&self, n: u32) -> String {
+		let index = u64::from(self.first.unwrap_or(0)) + u64::from(n);
+		self.account.replace("{i}", &index.to_string())
+	}
+
+	/// How a templated entry reads in a summary: `//stress//{0..4095}`; the account as
+	/// written otherwise.
+	pub fn label(&self) -> String {
+		match self.count {
+			Some(count) if count > 0 => {
+				let first = u64::from(self.first.unwrap_or(0));
+				let last = first + u64::from(count) - 1;
+				self.account.replace("{i}", &format!("{{{first}..{last}}}"))
+			}
+			_ => self.account.clone(),
+		}
+	}
 }
 
 /// `fund`: accounts credited, with issuance raised by the same total.
@@ -496,4 +582,106 @@ pub fn load(path: &Path) -> Result<Profile, Vec<Problem>> {
 	}
 	m.files = chain.into_iter().map(|(p, _)| p).collect();
 	Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+		let p = dir.join(name);
+		std::fs::write(&p, text).expect("write profile");
+		p
+	}
+
+	#[test]
+	fn a_counted_fund_entry_expands_to_every_templated_account() {
+		let dir = tempfile::tempdir().expect("tempdir");
+		let parent = write(
+			dir.path(),
+			"parent.yaml",
+			"version: 1\nfund:\n  accounts:\n    - { account: //Alice, amount: 5 }\n",
+		);
+		let child = write(
+			dir.path(),
+			"child.yaml",
+			&format!(
+				"version: 1\nextends: {}\nfund:\n  accounts:\n    - {{ account: \"//stress//{{i}}\", \
+				 count: 4, first: 10, amount: \"1_000\" }}\n    - {{ account: \"//load//{{i}}\", \
+				 count: 2, amount: 7 }}\n",
+				parent.display()
+			),
+		);
+		let profile = load(&child).expect("profile");
+		assert!(profile.unknown.is_empty(), "{:?}", profile.unknown);
+		assert_eq!(profile.accounts.len(), 3);
+		let alice = &profile.accounts[0];
+		assert_eq!(
+			(alice.entry.count, alice.path.as_str()),
+			(None, "fund.accounts[0]")
+		);
+		assert_eq!(
+			alice.entry.expand().expect("alice"),
+			[super::super::keys::sr25519_public("//Alice").expect("alice")]
+		);
+		let stress = &profile.accounts[1].entry;
+		assert_eq!((stress.count, stress.first), (Some(4), Some(10)));
+		assert_eq!(stress.label(), "//stress//{10..13}");
+		assert_eq!(stress.uri_of(3), "//stress//13");
+		let publics = stress.expand().expect("templated");
+		assert_eq!(publics.len(), 4);
+		for (n, public) in publics.iter().enumerate() {
+			let uri = stress.uri_of(n as u32);
+			assert_eq!(
+				*public,
+				super::super::keys::sr25519_public(&uri).expect("uri"),
+				"{uri}"
+			);
+		}
+		let load_entry = &profile.accounts[2].entry;
+		assert_eq!(load_entry.label(), "//load//{0..1}");
+		assert_eq!(load_entry.expand().expect("first defaults to 0").len(), 2);
+	}
+
+	#[test]
+	fn a_counted_fund_entry_needs_its_index_and_a_count() {
+		let entry = |account: &str, count: Option<u32>, first: Option<u32>| FundAccount {
+			account: account.into(),
+			amount: Yaml::from(1),
+			count,
+			first,
+		};
+		for (e, field, wanted) in [
+			(entry("//stress", Some(3), None), "account", "has no `{i}`"),
+			(entry("//stress//{i}", None, None), "account", "no `count`"),
+			(entry("//stress//{i}", Some(0), None), "count", "at least 1"),
+			(
+				entry("//stress", None, Some(2)),
+				"first",
+				"goes with `count`",
+			),
+			(
+				entry("//stress//{i}", Some(2), Some(u32::MAX)),
+				"first",
+				"last index",
+			),
+			(entry("5Grw{i}", Some(2), None), "account", "cannot derive"),
+		] {
+			let (at, message) = e.expand().expect_err("refused");
+			assert_eq!(at, field, "{message}");
+			assert!(message.contains(wanted), "{message}");
+			assert!(message.contains("hint"), "{message}");
+		}
+		let dir = tempfile::tempdir().expect("tempdir");
+		let bad = write(
+			dir.path(),
+			"bad.yaml",
+			"version: 1\nfund:\n  accounts:\n    - { account: \"//s//{i}\", cout: 3, amount: 1 }\n",
+		);
+		let problems = load(&bad).expect_err("unknown field");
+		assert!(
+			problems[0].message.contains("cout") && problems[0].path.contains("fund.accounts"),
+			"{problems:?}"
+		);
+	}
 }

@@ -7,7 +7,9 @@ mod docker;
 mod fork;
 mod lifecycle;
 mod rehearse;
+mod replay;
 mod sealing;
+mod stress;
 
 use std::{path::PathBuf, process::Command};
 

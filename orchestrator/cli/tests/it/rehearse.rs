@@ -12,7 +12,7 @@ use std::{
 };
 
 /// A fresh directory for one test's runs, store and reports.
-fn work(name: &str) -> PathBuf {
+pub(crate) fn work(name: &str) -> PathBuf {
 	let dir = repo_root()
 		.join("target/test-runs")
 		.join(format!("rehearse-{name}"));
@@ -26,17 +26,17 @@ fn scenario(variant: &str) -> PathBuf {
 }
 
 /// What one `stagenet rehearse` left: exit code, output, and the JSON report it wrote.
-struct Rehearsal {
-	code: Option<i32>,
-	stdout: String,
-	stderr: String,
-	report: Option<RunReport>,
-	dir: PathBuf,
-	run_id: String,
+pub(crate) struct Rehearsal {
+	pub code: Option<i32>,
+	pub stdout: String,
+	pub stderr: String,
+	pub report: Option<RunReport>,
+	pub dir: PathBuf,
+	pub run_id: String,
 }
 
 impl Rehearsal {
-	fn report(&self) -> &RunReport {
+	pub fn report(&self) -> &RunReport {
 		self.report.as_ref().unwrap_or_else(|| {
 			panic!(
 				"no report was written; stdout:\n{}\nstderr:\n{}",
@@ -45,7 +45,7 @@ impl Rehearsal {
 		})
 	}
 
-	fn gate(&self, name: &str) -> &GateResult {
+	pub fn gate(&self, name: &str) -> &GateResult {
 		self.report()
 			.gates
 			.iter()
@@ -53,7 +53,7 @@ impl Rehearsal {
 			.unwrap_or_else(|| panic!("no gate `{name}` in {:#?}", self.report().gates))
 	}
 
-	fn context(&self) -> String {
+	pub fn context(&self) -> String {
 		format!(
 			"exit {:?}\nstdout:\n{}\nstderr:\n{}",
 			self.code, self.stdout, self.stderr
@@ -61,7 +61,7 @@ impl Rehearsal {
 	}
 }
 
-fn rehearse(file: &Path, dir: &Path, database: &str, extra: &[&str]) -> Rehearsal {
+pub(crate) fn rehearse(file: &Path, dir: &Path, database: &str, extra: &[&str]) -> Rehearsal {
 	let run_id = format!(
 		"{}-{}",
 		file.file_stem()
@@ -102,12 +102,12 @@ fn rehearse(file: &Path, dir: &Path, database: &str, extra: &[&str]) -> Rehearsa
 	}
 }
 
-async fn source() {
+pub(crate) async fn source() {
 	scenario_source().await;
 }
 
 /// No process of any test run is left.
-fn assert_no_nodes_left(run_id: &str) {
+pub(crate) fn assert_no_nodes_left(run_id: &str) {
 	let left: Vec<String> = std::fs::read_dir("/proc")
 		.expect("/proc")
 		.flatten()
@@ -225,7 +225,7 @@ async fn rehearse_upgrade_ok_passes_with_migration_weight_and_the_rewritten_map_
 }
 
 /// The page as a headless Chromium renders it (after its scripts ran).
-fn rendered(page: &Path) -> String {
+pub(crate) fn rendered(page: &Path) -> String {
 	let exe = ["chromium-headless-shell", "chromium", "chromium-browser"]
 		.iter()
 		.find_map(|n| {

@@ -131,3 +131,199 @@ fn a_url_source_takes_a_block_number_or_hash() {
 		"{err}"
 	);
 }
+
+/// A scenario of `dir()` with these steps and gates, and the files they name.
+fn with_steps(d: &tempfile::TempDir, steps: &str, gates: &str) -> String {
+	for f in ["window.db", "flood.yaml"] {
+		std::fs::write(d.path().join(f), b"x").expect("write");
+	}
+	format!(
+		"version: 1\nsource: {{ snapshot: state.snap }}\nfork: {{ profile: profile.yaml }}\n\
+		 topology: topology.yaml\nsteps:\n{steps}gates: {{ {gates} }}\n"
+	)
+}
+
+fn problems_of(result: Result<(Scenario, Vec<Problem>), ScenarioError>) -> Vec<Problem> {
+	match result {
+		Err(ScenarioError::Invalid { problems, .. }) => problems,
+		other => panic!("expected an invalid scenario, got {other:?}"),
+	}
+}
+
+fn problem_at<'a>(problems: &'a [Problem], path: &str) -> &'a Problem {
+	problems
+		.iter()
+		.find(|p| p.path == path)
+		.unwrap_or_else(|| panic!("no problem at `{path}` in {problems:#?}"))
+}
+
+#[test]
+fn replay_and_stress_steps_and_their_gates_read_into_typed_values() {
+	let d = dir();
+	let text = with_steps(
+		&d,
+		"  - replay: { capture: window.db, rate: 2x, from: 120, to: 180 }\n\
+		 \x20 - replay: { capture: ./window.db, rate: max }\n\
+		 \x20 - stress: { profile: flood.yaml, duration: 45s, rate: 2000 }\n\
+		 \x20 - stress: { profile: flood.yaml, rate: 12.5 }\n",
+		"replay-divergences: { max: 2, allow: [Subnets.set_weights, Balances.transfer_keep_alive] }, \
+		 stress_included_tps: 100.5",
+	);
+	let (s, warnings) = parse(&d, &text).expect("valid");
+	assert!(warnings.is_empty(), "{warnings:?}");
+	assert_eq!(
+		s.steps[0],
+		Step::Replay {
+			capture: d.path().join("window.db"),
+			rate: ReplayRate::Factor(2.0),
+			from: Some(120),
+			to: Some(180)
+		}
+	);
+	assert_eq!(
+		s.steps[1],
+		Step::Replay {
+			capture: d.path().join("window.db"),
+			rate: ReplayRate::Max,
+			from: None,
+			to: None
+		}
+	);
+	assert_eq!(
+		s.steps[2],
+		Step::Stress {
+			profile: d.path().join("flood.yaml"),
+			duration: Some(Duration::from_secs(45)),
+			rate: Some(2000.0)
+		}
+	);
+	assert_eq!(
+		s.steps[3],
+		Step::Stress {
+			profile: d.path().join("flood.yaml"),
+			duration: None,
+			rate: Some(12.5)
+		}
+	);
+	assert_eq!(
+		s.steps.iter().map(Step::kind).collect::<Vec<_>>(),
+		["replay", "replay", "stress", "stress"]
+	);
+	assert_eq!(s.gates.replay_max_divergences, Some(2));
+	assert_eq!(
+		s.gates.replay_allowed_calls,
+		["Subnets.set_weights", "Balances.transfer_keep_alive"]
+	);
+	assert_eq!(s.gates.stress_min_included_tps, Some(100.5));
+	assert!(s.gates.no_panic, "the default stays");
+}
+
+#[test]
+fn short_forms_take_a_file_and_a_plain_number_gate() {
+	let d = dir();
+	let text = with_steps(
+		&d,
+		"  - replay: window.db\n  - stress: flood.yaml\n",
+		"replay_divergences: 0",
+	);
+	let (s, warnings) = parse(&d, &text).expect("valid");
+	assert!(warnings.is_empty(), "{warnings:?}");
+	assert_eq!(
+		s.steps,
+		[
+			Step::Replay {
+				capture: d.path().join("window.db"),
+				rate: ReplayRate::AsCaptured,
+				from: None,
+				to: None
+			},
+			Step::Stress {
+				profile: d.path().join("flood.yaml"),
+				duration: None,
+				rate: None
+			}
+		]
+	);
+	assert_eq!(s.gates.replay_max_divergences, Some(0));
+	assert!(s.gates.replay_allowed_calls.is_empty());
+	assert_eq!(s.gates.stress_min_included_tps, None);
+}
+
+#[test]
+fn bad_replay_and_stress_steps_and_gates_are_listed_with_their_paths() {
+	let d = dir();
+	let text = with_steps(
+		&d,
+		"  - replay: { capture: window.db, rate: fast }\n\
+		 \x20 - replay: { capture: window.db, rate: 2 }\n\
+		 \x20 - replay: { capture: missing.db, from: 9, to: 3 }\n\
+		 \x20 - replay: { rate: max }\n\
+		 \x20 - stress: { profile: flood.yaml, duration: 30, rate: -1 }\n\
+		 \x20 - stress: { profile: nope.yaml, duration: 0s }\n\
+		 \x20 - stres: flood.yaml\n",
+		"stress-included-tps: -5, replay-divergences: { max: 1, allow: [set_weights] }",
+	);
+	let problems = problems_of(parse(&d, &text));
+	let rate = problem_at(&problems, "steps[0].replay.rate");
+	assert!(rate.message.contains("saw `fast`"), "{rate:?}");
+	assert!(rate.message.contains("hint:"), "{rate:?}");
+	assert!(problem_at(&problems, "steps[1].replay.rate")
+		.message
+		.contains("write `2x`"));
+	assert!(problem_at(&problems, "steps[2].replay")
+		.message
+		.contains("`from` 9 is after `to` 3"));
+	let missing = problem_at(&problems, "steps[2].replay.capture");
+	assert!(missing.message.contains("does not exist"), "{missing:?}");
+	assert!(missing.message.contains("stagenet capture"), "{missing:?}");
+	problem_at(&problems, "steps[3].replay.capture");
+	problem_at(&problems, "steps[4].stress.duration");
+	problem_at(&problems, "steps[4].stress.rate");
+	problem_at(&problems, "steps[5].stress.profile");
+	problem_at(&problems, "steps[5].stress.duration");
+	assert!(problem_at(&problems, "steps[6]")
+		.message
+		.contains("`stress`"));
+	let tps = problem_at(&problems, "gates.stress-included-tps");
+	assert!(
+		tps.message.contains("`-5`") || tps.message.contains("-5"),
+		"{tps:?}"
+	);
+	assert!(problem_at(&problems, "gates.replay-divergences.allow[0]")
+		.message
+		.contains("`Pallet.call`"));
+}
+
+#[test]
+fn unknown_keys_of_replay_and_stress_steps_warn() {
+	let d = dir();
+	let text = with_steps(
+		&d,
+		"  - replay: { capture: window.db, rat: 2x }\n  - stress: { profile: flood.yaml, durration: 5s }\n",
+		"replay-divergences: { max: 0, alow: [] }",
+	);
+	let (s, warnings) = parse(&d, &text).expect("valid with warnings");
+	assert_eq!(
+		s.steps[0],
+		Step::Replay {
+			capture: d.path().join("window.db"),
+			rate: ReplayRate::AsCaptured,
+			from: None,
+			to: None
+		}
+	);
+	assert_eq!(warnings.len(), 3, "{warnings:?}");
+	for (path, key) in [
+		("steps[0].replay.rat", "rate"),
+		("steps[1].stress.durration", "duration"),
+		("gates.replay-divergences.alow", "allow"),
+	] {
+		let w = problem_at(&warnings, path);
+		assert!(
+			w.message.contains(&format!("did you mean `{key}`?")),
+			"{w:?}"
+		);
+	}
+	let strict = Scenario::parse(&d.path().join("s.yaml"), &text, true).expect_err("strict");
+	assert!(strict.to_string().contains("rat"), "{strict}");
+}

@@ -72,7 +72,152 @@ fn all_gates() -> Gates {
 		block_time_p95: Some(Duration::from_millis(1500)),
 		finality_lag: Some(3),
 		keeps_producing: Some(10),
+		..Gates::default()
 	}
+}
+
+fn divergence(call: &str, kind: stagenet_store::DivergenceKind) -> stagenet_store::Divergence {
+	stagenet_store::Divergence {
+		kind,
+		call: call.into(),
+		signer: Some("5Grw".into()),
+		captured_block: 12,
+		captured_index: 2,
+		captured: "success".into(),
+		fork: "Subnets::DuplicateUids".into(),
+		fork_block: Some(40),
+		detail: "outcome changed".into(),
+		reproduce: "stagenet replay r --capture c.db --from 12 --to 12 --only 12:2".into(),
+	}
+}
+
+fn replay_record(divergences: Vec<stagenet_store::Divergence>) -> stagenet_store::ReplayRecord {
+	stagenet_store::ReplayRecord {
+		seq: 0,
+		capture: "c.db".into(),
+		capture_chain: "Development".into(),
+		from_block: 10,
+		to_block: 20,
+		rate: "max".into(),
+		started_at: 0,
+		finished_at: 1,
+		fork_runtime: "stagenet-test 101".into(),
+		blocks: 11,
+		fork_from: Some(30),
+		fork_to: Some(45),
+		replayed: 20,
+		matched: 20 - divergences.len() as u64,
+		skipped_unsigned: 0,
+		skipped_inherents: 11,
+		undecodable: 0,
+		divergences,
+		calls: vec![],
+		semantics: vec![],
+		error: None,
+	}
+}
+
+#[test]
+fn replay_divergences_are_counted_except_allowed_calls() {
+	use stagenet_store::DivergenceKind::*;
+	let gates = Gates {
+		no_panic: false,
+		replay_max_divergences: Some(0),
+		..Gates::default()
+	};
+	let replays = vec![replay_record(vec![
+		divergence("Subnets.set_weights", LogicChange),
+		divergence("Balances.transfer_keep_alive", RateLimit),
+	])];
+	let ev = |replays: &'static [stagenet_store::ReplayRecord]| Evidence {
+		blocks: &[],
+		findings: &[],
+		upgrades: &[],
+		replays,
+		stresses: &[],
+		steps: &[],
+		best: 0,
+		finalized: 0,
+	};
+	let replays: &'static [stagenet_store::ReplayRecord] = Box::leak(replays.into_boxed_slice());
+	let out = evaluate(&gates, &ev(replays));
+	assert_eq!(out.len(), 1);
+	assert!(!out[0].passed);
+	assert_eq!(out[0].measured, "2");
+	assert!(out[0]
+		.detail
+		.as_deref()
+		.is_some_and(|d| d.contains("--only 12:2")));
+
+	let allowing = Gates {
+		replay_allowed_calls: vec![
+			"Subnets.set_weights".into(),
+			"Balances.transfer_keep_alive".into(),
+		],
+		..gates.clone()
+	};
+	let out = evaluate(&allowing, &ev(replays));
+	assert!(out[0].passed, "{:?}", out[0]);
+	assert_eq!(out[0].measured, "0 (+2 allowed)");
+
+	let out = evaluate(&gates, &ev(&[]));
+	assert!(!out[0].passed);
+	assert_eq!(out[0].measured, "not measured");
+}
+
+#[test]
+fn the_stress_gate_takes_the_slowest_load() {
+	let gates = Gates {
+		no_panic: false,
+		stress_min_included_tps: Some(100.0),
+		..Gates::default()
+	};
+	let load = |tps: f64| stagenet_store::StressRecord {
+		seq: 0,
+		profile: "transfer-flood".into(),
+		profile_file: "p.yaml".into(),
+		started_at: 0,
+		finished_at: 1,
+		target: "200 tx/s".into(),
+		duration_ms: 1000,
+		accounts: 10,
+		connections: 1,
+		signed: 200,
+		signing_ms: 10,
+		submitted: 200,
+		accepted: 200,
+		included: 200,
+		failed: 0,
+		dropped: 0,
+		rejected: vec![],
+		failed_by: vec![],
+		submit_rate: 200.0,
+		included_tps: tps,
+		latency: Default::default(),
+		read_latency: None,
+		theoretical_per_block: None,
+		limit: "none".into(),
+		limit_detail: "met".into(),
+		calls: vec![],
+		blocks: vec![],
+		error: None,
+	};
+	let stresses: &'static [stagenet_store::StressRecord] =
+		Box::leak(vec![load(150.0), load(90.5)].into_boxed_slice());
+	let ev = Evidence {
+		blocks: &[],
+		findings: &[],
+		upgrades: &[],
+		replays: &[],
+		stresses,
+		steps: &[],
+		best: 0,
+		finalized: 0,
+	};
+	let out = evaluate(&gates, &ev);
+	assert_eq!(out[0].name, "stress-included-tps");
+	assert!(!out[0].passed);
+	assert_eq!(out[0].measured, "90.5 tx/s");
 }
 
 #[test]
@@ -106,6 +251,8 @@ fn a_healthy_run_passes_every_gate_with_its_measured_value() {
 			blocks: &blocks,
 			findings: &[],
 			upgrades: &upgrades,
+			replays: &[],
+			stresses: &[],
 			steps: &steps,
 			best: 20,
 			finalized: 19,
@@ -159,6 +306,8 @@ fn each_gate_fails_on_its_own_evidence() {
 			blocks: &blocks,
 			findings: &findings,
 			upgrades: &upgrades,
+			replays: &[],
+			stresses: &[],
 			steps: &[],
 			best: 20,
 			finalized: 9,
@@ -185,6 +334,8 @@ fn a_gate_without_evidence_fails_as_not_measured() {
 			blocks: &[],
 			findings: &[],
 			upgrades: &[],
+			replays: &[],
+			stresses: &[],
 			steps: &[],
 			best: 0,
 			finalized: 0,

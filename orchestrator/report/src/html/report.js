@@ -122,9 +122,95 @@
 		return { upgrades: upgrades, findings: findings };
 	}
 
+	// The markers that fall within [x0, x1].
+	function markersWithin(markers, x0, x1) {
+		function inside(m) {
+			return m.block >= x0 && m.block <= x1;
+		}
+		return { upgrades: markers.upgrades.filter(inside), findings: markers.findings.filter(inside) };
+	}
+
+	// The charts of one stress load: its own transactions per block (bars, with the theoretical
+	// maximum), how full the blocks were, and block time. Half a block of room on either side
+	// so that the first and last bars fit.
+	function stressCharts(s, markers) {
+		var blocks = (s.blocks || []).slice().sort(function (a, b) {
+			return a.number - b.number;
+		});
+		if (!blocks.length) return [];
+		var domain = [blocks[0].number - 0.5, blocks[blocks.length - 1].number + 0.5];
+		var within = markersWithin(markers, domain[0], domain[1]);
+		var id = "stress-" + s.seq;
+		function percentOfLimit(part, limit) {
+			return isNum(part) && isNum(limit) && limit > 0 && limit < U64_NEAR_MAX ? (part * 100) / limit : null;
+		}
+		var included = [
+			{
+				key: "ours",
+				label: "included (ours)",
+				bar: true,
+				points: blocks.map(function (b) {
+					return [b.number, isNum(b.ours) ? b.ours : null];
+				}),
+			},
+		];
+		if (isNum(s.theoretical_per_block) && s.theoretical_per_block < U64_NEAR_MAX) {
+			included.push({
+				key: "theoretical",
+				label: "theoretical maximum (" + fmtNumber(s.theoretical_per_block) + ")",
+				limit: true,
+				points: blocks.map(function (b) {
+					return [b.number, s.theoretical_per_block];
+				}),
+			});
+		}
+		var fill = [
+			{
+				key: "normal-fill",
+				label: "normal weight",
+				points: blocks.map(function (b) {
+					return [b.number, percentOfLimit(b.normal_weight, b.normal_limit)];
+				}),
+			},
+			{
+				key: "length-fill",
+				label: "length",
+				points: blocks.map(function (b) {
+					return [b.number, percentOfLimit(b.length, b.length_limit)];
+				}),
+			},
+			{
+				key: "full",
+				label: "limit",
+				limit: true,
+				points: blocks.map(function (b) {
+					return [b.number, 100];
+				}),
+			},
+		];
+		var times = blocks.map(function (b) {
+			return [b.number, isNum(b.block_time_ms) ? b.block_time_ms : null];
+		});
+		return [
+			{ spec: { id: id, yTitle: "transactions", unit: "", integer: true, series: included }, domain: domain, markers: within },
+			{ spec: { id: id + "-fill", yTitle: "% of the limit", unit: " %", series: fill }, domain: domain, markers: within },
+			{
+				spec: {
+					id: id + "-block-time",
+					yTitle: "block time (ms)",
+					unit: "",
+					series: [{ key: "block-time", label: "block time (ms)", points: times }],
+				},
+				domain: domain,
+				markers: within,
+			},
+		];
+	}
+
 	// ---- one chart --------------------------------------------------------------------------
 
-	// spec: { id, yTitle, unit, integer, series: [{ key, label, points: [[x, y|null]], limit }] }
+	// spec: { id, yTitle, unit, integer,
+	//         series: [{ key, label, points: [[x, y|null]], limit, bar }] }
 	function drawChart(box, spec, xDomain, markers) {
 		var svg = el("svg", {
 			id: "chart-" + spec.id,
@@ -193,8 +279,34 @@
 			"block"
 		);
 
-		// series: a gap where a value is missing or blocks were skipped
+		// series: bars, or a line with a gap where a value is missing or blocks were skipped
+		var barWidth = Math.max(1, (pw / (x1 - x0)) * 0.7);
 		spec.series.forEach(function (s) {
+			if (s.bar) {
+				var bars = el("g", { class: "bars", "data-series": s.key }, svg);
+				var drawn = 0;
+				s.points.forEach(function (p) {
+					if (!isNum(p[1])) return;
+					var top = r1(sy(p[1]));
+					var bar = el(
+						"rect",
+						{
+							class: "bar",
+							"data-block": p[0],
+							"data-value": p[1],
+							x: r1(sx(p[0]) - barWidth / 2),
+							y: top,
+							width: r1(barWidth),
+							height: Math.max(0, r1(M.top + ph - top)),
+						},
+						bars
+					);
+					el("title", null, bar, "#" + p[0] + ": " + fmtNumber(p[1]) + spec.unit);
+					drawn += 1;
+				});
+				bars.setAttribute("data-points", drawn);
+				return;
+			}
 			var d = "";
 			var prev = null;
 			var count = 0;
@@ -327,7 +439,7 @@
 			if (!ctm) return;
 			var px = (ev.clientX - ctm.e) / ctm.a;
 			var block = Math.round(x0 + ((px - M.left) / pw) * (x1 - x0));
-			block = Math.min(x1, Math.max(x0, block));
+			block = Math.min(Math.floor(x1), Math.max(Math.ceil(x0), block));
 			var x = sx(block);
 			guide.setAttribute("x1", x);
 			guide.setAttribute("x2", x);
@@ -359,9 +471,28 @@
 		document.querySelectorAll(".chart-box[data-chart]").forEach(function (b) {
 			boxes[b.dataset.chart] = b;
 		});
-		if (!blocks.length) return; // the page says "no blocks recorded"
-		var xDomain = [blocks[0].number, blocks[blocks.length - 1].number];
 		var markers = markersOf(data, blocks);
+		var charts = blocks.length ? ledgerCharts(data, blocks, markers) : []; // else "no blocks recorded"
+		(data.stresses || []).forEach(function (s) {
+			charts = charts.concat(stressCharts(s, markers));
+		});
+		charts.forEach(function (c) {
+			var box = boxes[c.spec.id];
+			if (!box) {
+				errors.push("no chart box for `" + c.spec.id + "`");
+				return;
+			}
+			try {
+				drawChart(box, c.spec, c.domain, c.markers);
+			} catch (e) {
+				errors.push("chart `" + c.spec.id + "`: " + (e && e.stack ? e.stack : String(e)));
+			}
+		});
+	}
+
+	// The charts of the ledger: weight, block time and finality lag.
+	function ledgerCharts(data, blocks, markers) {
+		var xDomain = [blocks[0].number, blocks[blocks.length - 1].number];
 
 		var weight = ["normal", "operational", "mandatory"].map(function (cls) {
 			return {
@@ -414,17 +545,8 @@
 				],
 			},
 		];
-		charts.forEach(function (spec) {
-			var box = boxes[spec.id];
-			if (!box) {
-				errors.push("no chart box for `" + spec.id + "`");
-				return;
-			}
-			try {
-				drawChart(box, spec, xDomain, markers);
-			} catch (e) {
-				errors.push("chart `" + spec.id + "`: " + (e && e.stack ? e.stack : String(e)));
-			}
+		return charts.map(function (spec) {
+			return { spec: spec, domain: xDomain, markers: markers };
 		});
 	}
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use stagenet_report::html;
 
-use crate::fixture::{empty_report, report};
+use crate::fixture::{empty_report, report, report_with_replay_and_stress};
 use crate::html_page::embedded_json;
 
 /// Executables tried in order on `PATH` (`STAGENET_CHROMIUM` overrides).
@@ -192,7 +192,7 @@ fn assert_rendered_ok(dom: &str, stderr: &str) {
 
 #[test]
 fn needs_chromium_html_page_draws_charts_markers_and_gates() {
-	let r = report();
+	let r = report_with_replay_and_stress();
 	let (dir, run) = rendered_dom("charts", &html(&r));
 	let dom = &run.stdout;
 	assert_rendered_ok(dom, &run.stderr);
@@ -343,7 +343,88 @@ fn needs_chromium_html_page_draws_charts_markers_and_gates() {
 
 	// Findings with their context lines, as text.
 	assert!(dom.contains("&lt;wasm&gt; proposal for #23 failed: Runtime panicked &amp; aborted"));
+
+	stress_charts(dom);
 	eprintln!("rendered page: {}", dir.join("rendered.html").display());
+}
+
+/// The charts of the fixture's stress load (blocks #30 – #34, theoretical maximum 2540).
+fn stress_charts(dom: &str) {
+	let boxed = parse_owned(element(
+		dom,
+		"<div class=\"chart-box\" data-chart=\"stress-0\"",
+		"div",
+	));
+	let doc = boxed.doc();
+	let svg = doc
+		.descendants()
+		.find(|n| n.has_tag_name("svg"))
+		.expect("the stress chart is drawn");
+	assert_eq!(svg.attribute("id"), Some("chart-stress-0"));
+	let bars: Vec<_> = svg
+		.descendants()
+		.filter(|n| n.has_tag_name("rect") && has_class(n, "bar"))
+		.collect();
+	assert_eq!(bars.len(), 5, "one bar per block");
+	let blocks: Vec<&str> = bars
+		.iter()
+		.filter_map(|b| b.attribute("data-block"))
+		.collect();
+	assert_eq!(blocks, ["30", "31", "32", "33", "34"]);
+	let num = |n: &roxmltree::Node<'_, '_>, a: &str| -> f64 {
+		n.attribute(a)
+			.and_then(|v| v.parse().ok())
+			.unwrap_or(f64::NAN)
+	};
+	// y grows downwards: #32 (2450) is the tallest bar, #30 (1250) the shortest.
+	let tops: Vec<f64> = bars.iter().map(|b| num(b, "y")).collect();
+	let tallest = tops
+		.iter()
+		.enumerate()
+		.min_by(|a, b| a.1.total_cmp(b.1))
+		.map(|(i, _)| i);
+	assert_eq!(tallest, Some(2));
+	assert!(bars
+		.iter()
+		.all(|b| num(b, "height") > 0.0 && num(b, "width") > 0.0));
+	let theoretical = svg
+		.descendants()
+		.find(|n| n.has_tag_name("path") && n.attribute("data-series") == Some("theoretical"))
+		.expect("the theoretical maximum");
+	assert!(has_class(&theoretical, "limit"));
+	let line = points(theoretical.attribute("d").unwrap_or(""));
+	assert_eq!(line.len(), 5);
+	assert!(
+		line.iter().all(|p| (p.1 - line[0].1).abs() < 0.01),
+		"horizontal"
+	);
+	assert!(
+		tops.iter().all(|&y| y > line[0].1),
+		"every bar below the maximum"
+	);
+	// No upgrade or finding falls within the load's blocks.
+	assert!(!svg.descendants().any(|n| has_class(&n, "marker")));
+
+	let fill = parse_owned(element(dom, "<svg id=\"chart-stress-0-fill\"", "svg"));
+	let fill = fill.doc();
+	for series in ["normal-fill", "length-fill", "full"] {
+		let path = fill
+			.descendants()
+			.find(|n| n.has_tag_name("path") && n.attribute("data-series") == Some(series))
+			.unwrap_or_else(|| panic!("no series `{series}`"));
+		assert_eq!(
+			points(path.attribute("d").unwrap_or("")).len(),
+			5,
+			"`{series}`"
+		);
+	}
+	let times = parse_owned(element(dom, "<svg id=\"chart-stress-0-block-time\"", "svg"));
+	let times = times.doc();
+	let path = times
+		.descendants()
+		.find(|n| n.has_tag_name("path") && n.attribute("data-series") == Some("block-time"))
+		.expect("block time during the load");
+	assert_eq!(points(path.attribute("d").unwrap_or("")).len(), 5);
 }
 
 /// A parsed fragment that owns its text.
@@ -366,14 +447,14 @@ fn parse_owned(xml: String) -> Owned {
 fn needs_chromium_html_page_screenshot() {
 	let dir = scratch("screenshot");
 	let file = dir.join("report.html");
-	std::fs::write(&file, html(&report())).unwrap_or_else(|e| panic!("{e}"));
+	std::fs::write(&file, html(&report_with_replay_and_stress())).unwrap_or_else(|e| panic!("{e}"));
 	let png = dir.join("report.png");
 	chromium(
 		&dir,
 		&file,
 		&[
 			format!("--screenshot={}", png.display()),
-			"--window-size=1280,3400".to_owned(),
+			"--window-size=1280,6000".to_owned(),
 		],
 	);
 	let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("`{}`: {e}", png.display()));

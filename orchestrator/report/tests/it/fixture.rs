@@ -2,9 +2,10 @@
 //! a panic at #23 on two nodes followed by a production stall, one failed gate.
 
 use stagenet_store::{
-	BlockLimits, BlockRecord, ExtrinsicRecord, Finding, FindingKind, GateResult, NodeHeight,
-	NodeRecord, PalletDiff, PerClass, RunRecord, RunReport, StepRecord, UpgradeRecord, Verdict,
-	REPORT_SCHEMA_VERSION,
+	BlockLimits, BlockRecord, CallTally, Divergence, DivergenceKind, ExtrinsicRecord, Finding,
+	FindingKind, GateResult, NodeHeight, NodeRecord, PalletDiff, PerClass, Percentiles,
+	ReasonCount, ReplayRecord, RunRecord, RunReport, StepRecord, StressBlock, StressCall,
+	StressRecord, UpgradeRecord, Verdict, REPORT_SCHEMA_VERSION,
 };
 
 /// 2025-03-14 10:15:00 UTC.
@@ -352,7 +353,178 @@ pub fn report() -> RunReport {
 				None,
 			),
 		],
+		replays: Vec::new(),
+		stresses: Vec::new(),
 	}
+}
+
+const ALICE: &str = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
+
+/// The fixture report with a replay of 30 captured mainnet blocks (two divergences of two
+/// kinds) after the upgrade, and a stress load over blocks #30 – #34 that hit the weight limit.
+pub fn report_with_replay_and_stress() -> RunReport {
+	let mut r = report();
+	r.replays.push(ReplayRecord {
+		seq: 0,
+		capture: "captures/finney-4520000.db".to_owned(),
+		capture_chain: "Bittensor".to_owned(),
+		from_block: 4_520_000,
+		to_block: 4_520_029,
+		rate: "as-captured".to_owned(),
+		started_at: timestamp(21),
+		finished_at: timestamp(29) + 500,
+		fork_runtime: "stagenet-test 101".to_owned(),
+		blocks: 30,
+		fork_from: Some(21),
+		fork_to: Some(29),
+		replayed: 212,
+		matched: 211,
+		skipped_unsigned: 3,
+		skipped_inherents: 30,
+		undecodable: 1,
+		divergences: vec![
+			Divergence {
+				kind: DivergenceKind::LogicChange,
+				call: "SubtensorModule.remove_stake".to_owned(),
+				signer: Some(ALICE.to_owned()),
+				captured_block: 4_520_007,
+				captured_index: 3,
+				captured: "success".to_owned(),
+				fork: "SubtensorModule::NotEnoughStakeToWithdraw".to_owned(),
+				fork_block: Some(23),
+				detail: "succeeded on mainnet, fails on the fork: stake | balance checks changed <in 101>"
+					.to_owned(),
+				reproduce: "stagenet replay --capture captures/finney-4520000.db --only 4520007-3 --fork ws://127.0.0.1:9944"
+					.to_owned(),
+			},
+			Divergence {
+				kind: DivergenceKind::MissingCall,
+				call: "AdminUtils.sudo_set_tempo".to_owned(),
+				signer: None,
+				captured_block: 4_520_011,
+				captured_index: 1,
+				captured: "success".to_owned(),
+				fork: "not dispatched".to_owned(),
+				fork_block: None,
+				detail: "the fork's metadata has no call `AdminUtils.sudo_set_tempo`".to_owned(),
+				reproduce: String::new(),
+			},
+		],
+		calls: vec![
+			CallTally {
+				call: "AdminUtils.sudo_set_tempo".to_owned(),
+				replayed: 0,
+				matched: 0,
+				diverged: 1,
+			},
+			CallTally {
+				call: "SubtensorModule.add_stake".to_owned(),
+				replayed: 140,
+				matched: 140,
+				diverged: 0,
+			},
+			CallTally {
+				call: "SubtensorModule.remove_stake".to_owned(),
+				replayed: 72,
+				matched: 71,
+				diverged: 1,
+			},
+		],
+		semantics: vec![
+			"dispatched through `sudo_as`: no transaction fee is charged".to_owned(),
+			"no nonce or mortality check".to_owned(),
+		],
+		error: None,
+	});
+	let stress_block = |n: u64, ours: u64| StressBlock {
+		number: n,
+		timestamp: Some(timestamp(n)),
+		block_time_ms: Some(block_time(n)),
+		extrinsics: ours + 2,
+		ours,
+		normal_weight: ours * 588_000_000 + 2_000_000_000,
+		normal_limit: 1_500_000_000_000,
+		length: ours * 140 + 120,
+		length_limit: 3_932_160,
+		finality_lag: Some(2),
+		pool_ready: Some(4_000 - ours),
+	};
+	r.stresses.push(StressRecord {
+		seq: 0,
+		profile: "transfer-heavy".to_owned(),
+		profile_file: "profiles/transfer-heavy.yaml".to_owned(),
+		started_at: timestamp(29),
+		finished_at: timestamp(34) + 800,
+		target: "ramp 100 → 3000 tx/s over 60s".to_owned(),
+		duration_ms: 60_000,
+		accounts: 2_048,
+		connections: 8,
+		signed: 90_000,
+		signing_ms: 4_250,
+		submitted: 84_000,
+		accepted: 80_500,
+		included: 10_980,
+		failed: 14,
+		dropped: 69_520,
+		rejected: vec![
+			ReasonCount {
+				reason: "pool-full".to_owned(),
+				count: 3_400,
+			},
+			ReasonCount {
+				reason: "priority-too-low".to_owned(),
+				count: 100,
+			},
+		],
+		failed_by: vec![ReasonCount {
+			reason: "Balances::InsufficientBalance".to_owned(),
+			count: 14,
+		}],
+		submit_rate: 1_400.0,
+		included_tps: 183.0,
+		latency: Percentiles {
+			count: 10_980,
+			p50: 9_120.0,
+			p95: 23_800.5,
+			p99: 35_900.0,
+			max: 47_950.25,
+		},
+		read_latency: Some(Percentiles {
+			count: 600,
+			p50: 2.5,
+			p95: 8.25,
+			p99: 31.0,
+			max: 140.75,
+		}),
+		theoretical_per_block: Some(2_540),
+		limit: "weight".to_owned(),
+		limit_detail: "normal-class weight ≥ 95 % of its limit in 4 of 5 blocks; the pool stayed \
+		               full"
+			.to_owned(),
+		calls: vec![
+			StressCall {
+				call: "Balances.transfer_keep_alive".to_owned(),
+				submitted: 83_400,
+				included: 10_980,
+				failed: 14,
+			},
+			StressCall {
+				call: "rpc:state_getStorage".to_owned(),
+				submitted: 600,
+				included: 598,
+				failed: 2,
+			},
+		],
+		blocks: vec![
+			stress_block(30, 1_250),
+			stress_block(31, 2_430),
+			stress_block(32, 2_450),
+			stress_block(33, 2_440),
+			stress_block(34, 2_410),
+		],
+		error: None,
+	});
+	r
 }
 
 /// A run that failed before any block: no blocks, gates, findings or upgrades.

@@ -5,7 +5,7 @@ use stagenet_report::{
 };
 use stagenet_store::REPORT_SCHEMA_VERSION;
 
-use crate::fixture::{empty_report, report};
+use crate::fixture::{empty_report, report, report_with_replay_and_stress};
 
 /// Removes ANSI SGR sequences (`ESC [ … m`).
 fn strip_ansi(s: &str) -> String {
@@ -242,4 +242,125 @@ fn render_dispatches_every_format() {
 		assert_eq!(Format::parse(f.as_str()).ok(), Some(f));
 		assert!(!render(&empty_report(), f).is_empty());
 	}
+}
+
+#[test]
+fn terminal_report_with_replay_and_stress() {
+	insta::assert_snapshot!(terminal(&report_with_replay_and_stress(), false));
+}
+
+#[test]
+fn markdown_report_with_replay_and_stress() {
+	insta::assert_snapshot!(markdown(&report_with_replay_and_stress()));
+}
+
+#[test]
+fn replay_and_stress_sections_only_when_present() {
+	let without = report();
+	let with = report_with_replay_and_stress();
+	fn plain(r: &stagenet_store::RunReport) -> String {
+		terminal(r, false)
+	}
+	let formats: [(&str, fn(&stagenet_store::RunReport) -> String); 3] = [
+		("terminal", plain),
+		("markdown", markdown),
+		("junit", junit),
+	];
+	for (name, render) in formats {
+		let plain = render(&without);
+		assert!(!plain.contains("Replays"), "{name}: {plain}");
+		assert!(!plain.contains("Stress loads"), "{name}: {plain}");
+		let loaded = render(&with);
+		assert!(loaded.contains("Replays (1)"), "{name}: {loaded}");
+		assert!(loaded.contains("Stress loads (1)"), "{name}: {loaded}");
+		assert!(loaded.contains("limit: weight"), "{name}: {loaded}");
+	}
+	// Colors only add styles to the new sections too.
+	assert_eq!(strip_ansi(&terminal(&with, true)), terminal(&with, false));
+}
+
+#[test]
+fn markdown_divergences_keep_their_columns_and_escape_text() {
+	let md = markdown(&report_with_replay_and_stress());
+	let mut header_pipes = None;
+	for line in md.lines() {
+		if !line.starts_with('|') {
+			header_pipes = None;
+			continue;
+		}
+		let pipes = line.replace("\\|", "").matches('|').count();
+		match header_pipes {
+			None => header_pipes = Some(pipes),
+			Some(n) => assert_eq!(pipes, n, "row with a stray `|`: {line}"),
+		}
+	}
+	assert!(
+		md.contains("stake \\| balance checks changed &lt;in 101&gt;"),
+		"{md}"
+	);
+	assert!(
+		md.contains(
+			"`stagenet replay --capture captures/finney-4520000.db --only 4520007-3 --fork \
+			 ws://127.0.0.1:9944`"
+		),
+		"{md}"
+	);
+	assert!(
+		md.contains("> ⚠️ **limit: weight** — normal-class weight"),
+		"{md}"
+	);
+}
+
+#[test]
+fn junit_lists_divergences_in_its_output_without_new_cases() {
+	let r = report_with_replay_and_stress();
+	let xml = junit(&r);
+	let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+	let suite = doc
+		.descendants()
+		.find(|n| n.has_tag_name("testsuite"))
+		.expect("a testsuite");
+	assert_eq!(suite.attribute("tests"), Some("7"));
+	let out = suite
+		.children()
+		.find(|n| n.has_tag_name("system-out"))
+		.and_then(|n| n.text())
+		.unwrap_or("");
+	assert!(out.contains("logic-change (1)"), "{out}");
+	assert!(out.contains("SubtensorModule.remove_stake"), "{out}");
+	assert!(
+		out.contains("success → SubtensorModule::NotEnoughStakeToWithdraw"),
+		"{out}"
+	);
+	assert!(
+		out.contains("stake | balance checks changed <in 101>"),
+		"{out}"
+	);
+	assert!(out.contains("limit: weight — normal-class weight"), "{out}");
+}
+
+#[test]
+fn json_round_trips_replays_and_stresses() {
+	let r = report_with_replay_and_stress();
+	let text = json(&r);
+	let value: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+	assert_eq!(
+		value["replays"][0]["divergences"][1]["kind"],
+		"missing-call"
+	);
+	assert_eq!(value["stresses"][0]["limit"], "weight");
+	assert_eq!(parse_json(&text).ok(), Some(r));
+}
+
+#[test]
+fn json_written_before_replays_and_stresses_still_reads() {
+	let mut value: serde_json::Value = serde_json::from_str(&json(&report())).expect("valid JSON");
+	let object = value.as_object_mut().expect("an object");
+	assert!(object.remove("replays").is_some());
+	assert!(object.remove("stresses").is_some());
+	let back = parse_json(&value.to_string()).expect("an older report reads");
+	assert_eq!(back.schema_version, REPORT_SCHEMA_VERSION);
+	assert_eq!(back.replays, vec![]);
+	assert_eq!(back.stresses, vec![]);
+	assert_eq!(back, report());
 }

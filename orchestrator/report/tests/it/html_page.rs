@@ -2,7 +2,7 @@
 
 use stagenet_report::{html, parse_json};
 
-use crate::fixture::{empty_report, report};
+use crate::fixture::{empty_report, report, report_with_replay_and_stress};
 
 /// The text of the embedded `#report-data` script.
 pub fn embedded_json(page: &str) -> &str {
@@ -86,4 +86,51 @@ fn a_run_without_blocks_says_so() {
 	assert!(page.contains("no blocks recorded"));
 	assert!(!page.contains("data-chart="));
 	assert!(page.contains("did not answer on `ws://127.0.0.1:9944` within 30 s"));
+}
+
+#[test]
+fn replays_and_stresses_have_sections_only_when_present() {
+	let plain = html(&report());
+	for absent in [
+		"id=\"replays\"",
+		"id=\"stresses\"",
+		"href=\"#replays\"",
+		"href=\"#stresses\"",
+		"data-chart=\"stress-",
+	] {
+		assert!(!plain.contains(absent), "unexpected {absent}");
+	}
+	let page = html(&report_with_replay_and_stress());
+	for id in [
+		"<section id=\"replays\">",
+		"<article class=\"replay\" id=\"replay-0\" data-diverged=\"2\">",
+		"<table class=\"divergences\" id=\"divergences-0\">",
+		"<tr class=\"kind-group\" data-kind=\"logic-change\">",
+		"<tr class=\"kind-group\" data-kind=\"missing-call\">",
+		"id=\"replay-calls-0\"",
+		"<section id=\"stresses\">",
+		"<article class=\"stress\" id=\"stress-0\" data-limit=\"weight\">",
+		"<p class=\"limit reached\"><strong>limit: weight</strong> — normal-class weight",
+		"data-chart=\"stress-0\"",
+		"data-chart=\"stress-0-fill\"",
+		"data-chart=\"stress-0-block-time\"",
+		"id=\"stress-calls-0\"",
+		"href=\"#replays\"",
+		"href=\"#stresses\"",
+	] {
+		assert!(page.contains(id), "missing {id}");
+	}
+	// Logic change before missing call (the kinds' order), whatever the captured order.
+	let logic = page
+		.find("data-kind=\"logic-change\"")
+		.unwrap_or(usize::MAX);
+	let missing = page.find("data-kind=\"missing-call\"").unwrap_or(0);
+	assert!(logic < missing);
+	assert!(page.contains("stake | balance checks changed &lt;in 101&gt;"));
+	assert!(page.contains("= <strong class=\"of-theoretical\">96.5 %</strong> of the theoretical"));
+	assert_eq!(
+		page.matches("<script").count(),
+		2,
+		"the data and the page's own script, still"
+	);
 }

@@ -2,8 +2,10 @@
 
 use serde_json::json;
 use stagenet_store::{
-	BlockLimits, BlockRecord, EventRecord, ExtrinsicRecord, Finding, FindingKind, GateResult,
-	NodeHeight, NodeRecord, PalletDiff, PerClass, RunRecord, StepRecord, UpgradeRecord,
+	BlockLimits, BlockRecord, CallTally, Divergence, DivergenceKind, EventRecord, ExtrinsicRecord,
+	Finding, FindingKind, GateResult, NodeHeight, NodeRecord, PalletDiff, PerClass, Percentiles,
+	ReasonCount, ReplayRecord, RunRecord, StepRecord, StressBlock, StressCall, StressRecord,
+	UpgradeRecord,
 };
 
 /// A run started at `started_at`, still running.
@@ -288,4 +290,205 @@ pub fn gates() -> Vec<GateResult> {
 			detail: Some("finding #2".to_string()),
 		},
 	]
+}
+
+/// Replay `seq`, finished (`done`: three divergences of three kinds, tallies, fork blocks) or
+/// as first recorded (nothing replayed yet, every option `None`).
+pub fn replay(seq: u32, done: bool) -> ReplayRecord {
+	let divergence = |kind, call: &str, index, fork: &str, fork_block| Divergence {
+		kind,
+		call: call.to_string(),
+		signer: (index != 2)
+			.then(|| "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY".to_string()),
+		captured_block: 4_500_000 + u64::from(index),
+		captured_index: index,
+		captured: "success".to_string(),
+		fork: fork.to_string(),
+		fork_block,
+		detail: format!("divergence {index}: \"quoted\" ünïcödé ✓"),
+		reproduce: format!("stagenet replay --capture caps.db --only 4500000:{index}"),
+	};
+	ReplayRecord {
+		seq,
+		capture: "captures/mainnet 4.5M.db".to_string(),
+		capture_chain: "Bittensor".to_string(),
+		from_block: 4_500_000,
+		to_block: 4_500_100,
+		rate: "as-captured".to_string(),
+		started_at: 1_700_000_200_000 + i64::from(seq),
+		finished_at: 1_700_000_260_000 + i64::from(seq),
+		fork_runtime: "node-subtensor 241".to_string(),
+		blocks: if done { 101 } else { 0 },
+		fork_from: done.then_some(812),
+		fork_to: done.then_some(u64::MAX),
+		replayed: if done { 340 } else { 0 },
+		matched: if done { 337 } else { 0 },
+		skipped_unsigned: if done { 2 } else { 0 },
+		skipped_inherents: if done { 101 } else { 0 },
+		undecodable: u64::from(done),
+		divergences: if done {
+			vec![
+				divergence(
+					DivergenceKind::LogicChange,
+					"SubtensorModule.add_stake",
+					0,
+					"SubtensorModule::NotEnoughBalanceToStake",
+					Some(815),
+				),
+				divergence(
+					DivergenceKind::RateLimit,
+					"SubtensorModule.set_weights",
+					1,
+					"SubtensorModule::SettingWeightsTooFast",
+					Some(u64::MAX),
+				),
+				divergence(
+					DivergenceKind::DecodeFailure,
+					"?",
+					2,
+					"not dispatched",
+					None,
+				),
+			]
+		} else {
+			Vec::new()
+		},
+		calls: if done {
+			vec![
+				CallTally {
+					call: "SubtensorModule.add_stake".to_string(),
+					replayed: 200,
+					matched: 199,
+					diverged: 1,
+				},
+				CallTally {
+					call: "SubtensorModule.set_weights".to_string(),
+					replayed: 140,
+					matched: 138,
+					diverged: u64::MAX,
+				},
+			]
+		} else {
+			Vec::new()
+		},
+		semantics: vec![
+			"no transaction fee".to_string(),
+			"no nonce check".to_string(),
+		],
+		error: (!done).then(|| "capture `caps.db` is still being read".to_string()),
+	}
+}
+
+/// Stress load `seq`, finished (`done`: reasons, read latencies, three blocks, a known
+/// theoretical maximum) or as first recorded (every option `None`, every list empty).
+pub fn stress(seq: u32, done: bool) -> StressRecord {
+	let block = |number: u64, ours: u64, first: bool| StressBlock {
+		number,
+		timestamp: (!first).then_some(1_700_000_300_000 + 12_000 * number as i64),
+		block_time_ms: (!first).then_some(12_000),
+		extrinsics: ours.saturating_add(2),
+		ours,
+		normal_weight: 900_000_000_000 + number,
+		normal_limit: 1_500_000_000_000,
+		length: 300_000,
+		length_limit: 3_932_160,
+		finality_lag: (!first).then_some(2),
+		pool_ready: if first { None } else { Some(u64::MAX) },
+	};
+	StressRecord {
+		seq,
+		profile: "transfer-heavy".to_string(),
+		profile_file: "profiles/transfer heavy ✓.yaml".to_string(),
+		started_at: 1_700_000_300_000 + i64::from(seq),
+		finished_at: 1_700_000_360_000 + i64::from(seq),
+		target: "ramp 100 → 3000 tx/s over 60s".to_string(),
+		duration_ms: 60_000,
+		accounts: 4_096,
+		connections: 16,
+		signed: 180_000,
+		signing_ms: 8_250,
+		submitted: if done { 150_000 } else { 0 },
+		accepted: if done { 140_000 } else { 0 },
+		included: if done { 120_000 } else { 0 },
+		failed: if done { 12 } else { 0 },
+		dropped: if done { 20_000 } else { 0 },
+		rejected: if done {
+			vec![
+				ReasonCount {
+					reason: "pool-full".to_string(),
+					count: 9_990,
+				},
+				ReasonCount {
+					reason: "priority-too-low".to_string(),
+					count: u64::MAX,
+				},
+			]
+		} else {
+			Vec::new()
+		},
+		failed_by: if done {
+			vec![ReasonCount {
+				reason: "Balances::InsufficientBalance".to_string(),
+				count: 12,
+			}]
+		} else {
+			Vec::new()
+		},
+		submit_rate: if done { 2_500.5 } else { 0.0 },
+		included_tps: if done { 2_000.25 } else { 0.0 },
+		latency: if done {
+			Percentiles {
+				count: 120_000,
+				p50: 6_000.5,
+				p95: 12_250.25,
+				p99: 18_000.125,
+				max: 36_001.0,
+			}
+		} else {
+			Percentiles::default()
+		},
+		read_latency: done.then_some(Percentiles {
+			count: 500,
+			p50: 1.5,
+			p95: 4.25,
+			p99: 9.75,
+			max: 120.0,
+		}),
+		theoretical_per_block: done.then_some(u64::MAX),
+		limit: if done { "weight" } else { "none" }.to_string(),
+		limit_detail: if done {
+			"normal-class weight at 98.2 % of its limit in 4 of 5 blocks"
+		} else {
+			""
+		}
+		.to_string(),
+		calls: if done {
+			vec![
+				StressCall {
+					call: "Balances.transfer_keep_alive".to_string(),
+					submitted: 149_500,
+					included: 119_600,
+					failed: 12,
+				},
+				StressCall {
+					call: "rpc:state_getStorage".to_string(),
+					submitted: 500,
+					included: 500,
+					failed: 0,
+				},
+			]
+		} else {
+			Vec::new()
+		},
+		blocks: if done {
+			vec![
+				block(900, 0, true),
+				block(901, 2_400, false),
+				block(902, u64::MAX, false),
+			]
+		} else {
+			Vec::new()
+		},
+		error: (!done).then(|| "the load is still running".to_string()),
+	}
 }

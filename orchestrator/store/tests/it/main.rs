@@ -51,6 +51,10 @@ on_every_backend!(
 	future_migration_is_refused,
 	foreign_database_is_refused,
 	every_finding_kind_round_trips,
+	replays_and_stresses_round_trip,
+	replay_and_stress_are_upserted,
+	next_seq_follows_the_highest,
+	non_finite_stress_is_refused,
 );
 
 mod no_server;

@@ -6,8 +6,8 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, Connection};
 use stagenet_store::db::{latest_migration, MIGRATOR};
 use stagenet_store::{
-	BlockLimits, BlockRecord, Finding, FindingKind, GateResult, NodeHeight, PerClass, RunReport,
-	Store, StoreError, UpgradeRecord, Verdict, REPORT_SCHEMA_VERSION,
+	BlockLimits, BlockRecord, Finding, FindingKind, GateResult, NodeHeight, PerClass, ReplayRecord,
+	RunReport, Store, StoreError, StressRecord, UpgradeRecord, Verdict, REPORT_SCHEMA_VERSION,
 };
 
 use crate::fixtures;
@@ -51,6 +51,8 @@ pub async fn every_record_round_trips(db: &dyn TestDb) -> TestResult {
 		store.add_step("r1", step).await?;
 	}
 	store.set_gates("r1", &fixtures::gates()).await?;
+	store.put_replay("r1", &fixtures::replay(0, true)).await?;
+	store.put_stress("r1", &fixtures::stress(0, true)).await?;
 	store
 		.finish_run(
 			"r1",
@@ -76,6 +78,8 @@ pub async fn every_record_round_trips(db: &dyn TestDb) -> TestResult {
 		upgrades: vec![fixtures::upgrade(0, true), fixtures::upgrade(1, false)],
 		steps,
 		gates: fixtures::gates(),
+		replays: vec![fixtures::replay(0, true)],
+		stresses: vec![fixtures::stress(0, true)],
 	};
 	let report = store.report("r1").await?;
 	assert_eq!(report, expected);
@@ -325,6 +329,16 @@ pub async fn run_not_found_lists_known_runs(db: &dyn TestDb) -> TestResult {
 			.await
 			.err(),
 		store.add_step("nope", &fixtures::step(0)).await.err(),
+		store
+			.put_replay("nope", &fixtures::replay(0, true))
+			.await
+			.err(),
+		store
+			.put_stress("nope", &fixtures::stress(0, true))
+			.await
+			.err(),
+		store.next_replay_seq("nope").await.err(),
+		store.next_stress_seq("nope").await.err(),
 		store.set_gates("nope", &fixtures::gates()).await.err(),
 		store.set_gates("nope", &[]).await.err(),
 		store.finish_run("nope", 1, None, None).await.err(),
@@ -521,6 +535,165 @@ pub async fn every_finding_kind_round_trips(db: &dyn TestDb) -> TestResult {
 		assert_eq!(store.run(&id).await?.verdict, Some(verdict));
 	}
 	assert_eq!(store.report("kinds").await?.findings, expected);
+	store.close().await?;
+	Ok(())
+}
+
+/// Replays and stress loads come back equal, `None`s and `Some`s alike, ordered by `seq`
+/// whatever the order they were recorded in; a run without any has empty lists.
+pub async fn replays_and_stresses_round_trip(db: &dyn TestDb) -> TestResult {
+	let store = Store::open(&db.target()).await?;
+	store.create_run(&fixtures::run("rs", 0)).await?;
+	let report = store.report("rs").await?;
+	assert_eq!(report.replays, vec![]);
+	assert_eq!(report.stresses, vec![]);
+
+	let replays = vec![
+		fixtures::replay(0, false),
+		fixtures::replay(1, true),
+		fixtures::replay(2, false),
+	];
+	let stresses = vec![
+		fixtures::stress(0, true),
+		fixtures::stress(1, false),
+		fixtures::stress(2, true),
+	];
+	for i in [2, 0, 1] {
+		store.put_replay("rs", &replays[i]).await?;
+		store.put_stress("rs", &stresses[i]).await?;
+	}
+	let report = store.report("rs").await?;
+	assert_eq!(report.replays, replays);
+	assert_eq!(report.stresses, stresses);
+	assert_eq!(report.replays[1].divergences.len(), 3);
+	assert_eq!(report.stresses[0].blocks.len(), 3);
+	assert_eq!(report.stresses[0].theoretical_per_block, Some(u64::MAX));
+	assert_eq!(report.stresses[1].read_latency, None);
+	assert_eq!(report.replays[1].fork_to, Some(u64::MAX));
+	// Another run's records stay its own.
+	store.create_run(&fixtures::run("other", 1)).await?;
+	store
+		.put_replay("other", &fixtures::replay(0, true))
+		.await?;
+	assert_eq!(store.report("rs").await?.replays, replays);
+	assert_eq!(store.report("other").await?.stresses, vec![]);
+	store.close().await?;
+	Ok(())
+}
+
+/// Putting a replay or a stress load with a recorded `seq` replaces it (its record is completed
+/// as it progresses); a record can also lose what it had (`Some` → `None`).
+pub async fn replay_and_stress_are_upserted(db: &dyn TestDb) -> TestResult {
+	let store = Store::open(&db.target()).await?;
+	store.create_run(&fixtures::run("up", 0)).await?;
+	store.put_replay("up", &fixtures::replay(0, false)).await?;
+	store.put_stress("up", &fixtures::stress(0, false)).await?;
+	store.put_replay("up", &fixtures::replay(0, true)).await?;
+	store.put_stress("up", &fixtures::stress(0, true)).await?;
+	let report = store.report("up").await?;
+	assert_eq!(report.replays, vec![fixtures::replay(0, true)]);
+	assert_eq!(report.stresses, vec![fixtures::stress(0, true)]);
+
+	let replay = ReplayRecord {
+		fork_from: None,
+		fork_to: None,
+		divergences: Vec::new(),
+		error: Some("stopped: the fork stalled".to_string()),
+		..fixtures::replay(0, true)
+	};
+	let stress = StressRecord {
+		read_latency: None,
+		theoretical_per_block: None,
+		blocks: fixtures::stress(0, true)
+			.blocks
+			.into_iter()
+			.take(1)
+			.collect(),
+		error: Some("stopped: the fork stalled".to_string()),
+		..fixtures::stress(0, true)
+	};
+	store.put_replay("up", &replay).await?;
+	store.put_stress("up", &stress).await?;
+	let report = store.report("up").await?;
+	assert_eq!(report.replays, vec![replay]);
+	assert_eq!(report.stresses, vec![stress]);
+	store.close().await?;
+	Ok(())
+}
+
+/// The next `seq` is one more than the highest recorded (not the count), 0 for none, counted
+/// per run and per kind; the last number cannot be followed.
+pub async fn next_seq_follows_the_highest(db: &dyn TestDb) -> TestResult {
+	let store = Store::open(&db.target()).await?;
+	store.create_run(&fixtures::run("n", 0)).await?;
+	store.create_run(&fixtures::run("m", 1)).await?;
+	assert_eq!(store.next_replay_seq("n").await?, 0);
+	assert_eq!(store.next_stress_seq("n").await?, 0);
+	store.put_replay("n", &fixtures::replay(0, true)).await?;
+	assert_eq!(store.next_replay_seq("n").await?, 1);
+	assert_eq!(store.next_stress_seq("n").await?, 0);
+	store.put_replay("n", &fixtures::replay(7, true)).await?;
+	store.put_replay("n", &fixtures::replay(3, true)).await?;
+	store.put_stress("n", &fixtures::stress(12, false)).await?;
+	assert_eq!(store.next_replay_seq("n").await?, 8);
+	assert_eq!(store.next_stress_seq("n").await?, 13);
+	assert_eq!(store.next_replay_seq("m").await?, 0);
+	assert_eq!(store.next_stress_seq("m").await?, 0);
+
+	store
+		.put_stress("m", &fixtures::stress(u32::MAX, true))
+		.await?;
+	let err = store
+		.next_stress_seq("m")
+		.await
+		.err()
+		.ok_or("a seq after u32::MAX was handed out")?;
+	assert_eq!(
+		err.to_string(),
+		format!(
+			"cannot store the next stress load in run `m`: stress load #{} is recorded and is the last number",
+			u32::MAX
+		)
+	);
+	assert_eq!(store.report("m").await?.stresses[0].seq, u32::MAX);
+	store.close().await?;
+	Ok(())
+}
+
+/// A stress load with a rate or latency that is not a finite number is refused, naming the
+/// field (SQLite would store a NaN as NULL, JSON has no infinities).
+pub async fn non_finite_stress_is_refused(db: &dyn TestDb) -> TestResult {
+	let store = Store::open(&db.target()).await?;
+	store.create_run(&fixtures::run("nan", 0)).await?;
+	let mut stress = fixtures::stress(4, true);
+	stress.included_tps = f64::NAN;
+	let err = store
+		.put_stress("nan", &stress)
+		.await
+		.err()
+		.ok_or("a NaN rate was accepted")?;
+	assert_eq!(
+		err.to_string(),
+		"cannot store stress load #4 in run `nan`: `included_tps` holds `NaN`, not a finite number"
+	);
+	let mut stress = fixtures::stress(4, true);
+	if let Some(p) = stress.read_latency.as_mut() {
+		p.p99 = f64::INFINITY;
+	}
+	let err = store
+		.put_stress("nan", &stress)
+		.await
+		.err()
+		.ok_or("an infinite latency was accepted")?;
+	assert!(
+		matches!(err, StoreError::InvalidRecord { .. }),
+		"unexpected error: {err}"
+	);
+	assert!(
+		err.to_string().contains("`read_latency` holds `inf`"),
+		"{err}"
+	);
+	assert_eq!(store.report("nan").await?.stresses, vec![]);
 	store.close().await?;
 	Ok(())
 }

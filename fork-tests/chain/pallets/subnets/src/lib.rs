@@ -270,6 +270,8 @@ pub mod pallet {
 		TooManyToPopulate,
 		/// The runtime's account id cannot be built from 32 bytes (`populate`).
 		UnsupportedAccountId,
+		/// `dests` names a uid twice (checked by the upgrade variants only).
+		DuplicateUids,
 	}
 
 	#[pallet::hooks]
@@ -399,6 +401,14 @@ pub mod pallet {
 			ensure!(NetworksAdded::<T>::get(netuid), Error::<T>::NetworkDoesNotExist);
 			let uid = Uids::<T>::get(netuid, &hotkey).ok_or(Error::<T>::NotRegistered)?;
 			ensure!(dests.len() == weights.len(), Error::<T>::WeightVecLengthMismatch);
+			// The upgrade variants reject a uid named twice, as Subtensor does (`DuplicateUids`):
+			// a call whose outcome the upgrade changes, so replay tests have a real divergence.
+			if crate::IS_UPGRADE_VARIANT {
+				let mut seen = dests.clone();
+				seen.sort_unstable();
+				seen.dedup();
+				ensure!(seen.len() == dests.len(), Error::<T>::DuplicateUids);
+			}
 			let n = SubnetN::<T>::get(netuid);
 			ensure!(dests.iter().all(|d| *d < n), Error::<T>::UidOutOfRange);
 			let now = Self::now();
