@@ -19,15 +19,15 @@ use std::{
 
 /// A fork of the replay source brought up by `stagenet up` (one validator and one RPC
 /// node); `stagenet down` and a kill of `up` when dropped, so a failing test leaves nothing.
-struct Fork {
+pub(crate) struct Fork {
 	dir: PathBuf,
-	runs: PathBuf,
-	run_id: String,
+	pub(crate) runs: PathBuf,
+	pub(crate) run_id: String,
 	up: Option<Child>,
 }
 
 impl Fork {
-	fn start(name: &str, source: &ReplaySource) -> Fork {
+	pub(crate) fn start(name: &str, source: &ReplaySource) -> Fork {
 		let dir = repo_root()
 			.join("target/test-runs")
 			.join(format!("replay-{name}"));
@@ -136,12 +136,12 @@ impl Fork {
 		run(&args)
 	}
 
-	fn store(&self) -> PathBuf {
+	pub(crate) fn store(&self) -> PathBuf {
 		self.dir.join("s.db")
 	}
 
 	/// Stops the network and checks that nothing of it is left.
-	fn down(mut self) {
+	pub(crate) fn down(mut self) {
 		self.teardown();
 		let deadline = Instant::now() + Duration::from_secs(20);
 		while !run_processes(&self.run_id).is_empty() && Instant::now() < deadline {

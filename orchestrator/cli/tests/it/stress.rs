@@ -1,7 +1,7 @@
 //! `stagenet stress` end to end on the bundled test chain: a transfer flood from 4096 funded
-//! dev accounts against one real validator process, through the `stress` step of a scenario
-//! (fork, up, load, store, report), and `stagenet stress` against a run brought up by
-//! `stagenet up`.
+//! dev accounts against one real validator process through the `stress` step of a scenario
+//! (fork, up, load, store, report), every shipped test-chain load in turn, and
+//! `stagenet stress` against a run brought up by `stagenet up`.
 
 use super::rehearse::{assert_no_nodes_left, rehearse, rendered, source, work};
 use super::repo_root;
@@ -185,4 +185,63 @@ async fn every_shipped_test_chain_load_runs_with_its_setup_and_names_its_limit()
 		.iter()
 		.any(|c| c.call == "rpc:state_getStorage" && c.failed == 0));
 	assert_no_nodes_left(&r.run_id);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stress_against_a_run_of_stagenet_up_stores_the_load_and_gates_on_included_tps() {
+	let source = stagenet_fork_tests::fixtures::shared_replay_source().await;
+	let fork = super::replay::Fork::start("stress-cli", &source);
+	let profile = repo_root().join("fork-tests/loads/test-chain/transfer-flood.yaml");
+	let store = fork.store();
+	let stress = |extra: &[&str]| {
+		let mut args: Vec<&std::ffi::OsStr> = vec![
+			"stress".as_ref(),
+			fork.run_id.as_ref(),
+			"--profile".as_ref(),
+			profile.as_os_str(),
+			"--runs-dir".as_ref(),
+			fork.runs.as_os_str(),
+			"--database-url".as_ref(),
+			store.as_os_str(),
+			"--duration".as_ref(),
+			"4s".as_ref(),
+		];
+		args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+		super::run(&args)
+	};
+	// Below capacity (595 per block): the target is met.
+	let (code, stdout, stderr) = stress(&["--rate", "200"]);
+	assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+	assert!(
+		stdout.contains("stress `transfer-flood`: 200 tx/s"),
+		"{stdout}"
+	);
+	assert!(stdout.contains("limit: none"), "{stdout}");
+	assert!(stdout.contains("report: stagenet report"), "{stdout}");
+	// A minimum the chain cannot reach fails the command with the limit named.
+	let (code, stdout, stderr) =
+		stress(&["--rate", "300", "--min-included-tps", "100000", "--json"]);
+	assert_eq!(code, Some(1), "stdout:\n{stdout}\nstderr:\n{stderr}");
+	assert!(
+		stderr.contains("fewer than `--min-included-tps 100000`"),
+		"{stderr}"
+	);
+	let record: stagenet_store::StressRecord = serde_json::from_str(&stdout).expect("json record");
+	assert_eq!(record.seq, 1);
+	assert_eq!(record.failed, 0, "{:?}", record.failed_by);
+	assert!(record.included > 0 && record.included <= record.accepted);
+	// Both loads are stored with the run (which `stagenet up` did not record itself).
+	let (code, json, stderr) = super::run(&[
+		"report".as_ref(),
+		fork.run_id.as_ref(),
+		"--format".as_ref(),
+		"json".as_ref(),
+		"--database-url".as_ref(),
+		store.as_os_str(),
+	]);
+	assert_eq!(code, Some(0), "{stderr}");
+	let report = stagenet_report::parse_json(&json).expect("json report");
+	assert_eq!(report.stresses.len(), 2);
+	assert_eq!(report.stresses[1], record);
+	fork.down();
 }

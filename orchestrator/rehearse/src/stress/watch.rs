@@ -26,6 +26,9 @@ pub(crate) struct Inclusion {
 	pub error: Option<String>,
 }
 
+/// Counts per reason.
+type Counts = BTreeMap<String, u64>;
+
 /// Shared between the watcher and the load.
 #[derive(Default)]
 pub(crate) struct Tracker {
@@ -36,7 +39,7 @@ pub(crate) struct Tracker {
 	last_block: AtomicU64,
 	base_extrinsic: AtomicU64,
 	/// The proposer's end reasons when the load started, and at the last scrape.
-	proposals: Mutex<(Option<BTreeMap<String, u64>>, Option<BTreeMap<String, u64>>)>,
+	proposals: Mutex<(Option<Counts>, Option<Counts>)>,
 }
 
 impl Tracker {
