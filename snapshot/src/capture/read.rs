@@ -107,17 +107,9 @@ pub struct Capture {
 	pub blocks: Vec<StoredBlock>,
 }
 
-/// Reads the capture at `path` (read-only), every block of it in memory: meant for windows
-/// of blocks, not for months of chain.
-pub async fn read_capture(path: &Path) -> Result<Capture, CaptureError> {
-	let db = |operation: &str| {
-		let operation = operation.to_string();
-		move |source: sqlx::Error| CaptureError::Database {
-			path: path.to_path_buf(),
-			operation,
-			source,
-		}
-	};
+/// Opens the capture at `path` read-only and checks it is a capture of a schema this build
+/// reads.
+async fn open_read_only(path: &Path) -> Result<SqliteConnection, CaptureError> {
 	if !path.is_file() {
 		return Err(CaptureError::OutputUnusable {
 			path: path.to_path_buf(),
@@ -136,9 +128,28 @@ pub async fn read_capture(path: &Path) -> Result<Capture, CaptureError> {
 				reason: "it is not a SQLite database".into(),
 				hint: "pass the path of a capture".into(),
 			},
-			_ => db("open")(e),
+			_ => CaptureError::Database {
+				path: path.to_path_buf(),
+				operation: "open".into(),
+				source: e,
+			},
 		})?;
 	check_schema(&mut conn, path).await?;
+	Ok(conn)
+}
+
+/// Reads the capture at `path` (read-only), every block of it in memory: meant for windows
+/// of blocks, not for months of chain.
+pub async fn read_capture(path: &Path) -> Result<Capture, CaptureError> {
+	let db = |operation: &str| {
+		let operation = operation.to_string();
+		move |source: sqlx::Error| CaptureError::Database {
+			path: path.to_path_buf(),
+			operation,
+			source,
+		}
+	};
+	let mut conn = open_read_only(path).await?;
 	let meta = sqlx::query(
 		"SELECT chain, genesis_hash, url, range_from, range_to, tool_version FROM capture_meta",
 	)
@@ -300,27 +311,7 @@ pub async fn read_runtimes(path: &Path) -> Result<Vec<StoredRuntime>, CaptureErr
 			source,
 		}
 	};
-	if !path.is_file() {
-		return Err(CaptureError::OutputUnusable {
-			path: path.to_path_buf(),
-			reason: "no such file".into(),
-			hint: "run `stagenet capture` first".into(),
-		});
-	}
-	let mut conn: SqliteConnection = SqliteConnectOptions::new()
-		.filename(path)
-		.read_only(true)
-		.connect()
-		.await
-		.map_err(|e| match sqlite_code(&e) {
-			Some(26) => CaptureError::OutputUnusable {
-				path: path.to_path_buf(),
-				reason: "it is not a SQLite database".into(),
-				hint: "pass the path of a capture".into(),
-			},
-			_ => db("open")(e),
-		})?;
-	check_schema(&mut conn, path).await?;
+	let mut conn = open_read_only(path).await?;
 	let rows =
 		sqlx::query("SELECT spec_version, spec_name, metadata FROM runtimes ORDER BY spec_version")
 			.fetch_all(&mut conn)
