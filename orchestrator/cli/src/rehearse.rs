@@ -104,6 +104,25 @@ pub struct ReportArgs {
 	exit_code: bool,
 }
 
+/// The node users and actions talk to: the run's first RPC node, else any node with an RPC
+/// endpoint.
+pub(crate) fn rpc_member<'a>(
+	state: &'a RunState,
+	run: &str,
+) -> Result<&'a stagenet_network::state::MemberState, Failure> {
+	state
+		.members
+		.iter()
+		.find(|m| m.role == "rpc" && m.rpc_url.is_some())
+		.or_else(|| state.members.iter().find(|m| m.rpc_url.is_some()))
+		.ok_or_else(|| {
+			Failure::new(
+				EXIT_BAD_INPUT,
+				format!("run `{run}` has no node with an RPC endpoint"),
+			)
+		})
+}
+
 async fn open_store(target: &str) -> Result<Store, Failure> {
 	Store::open(target)
 		.await
@@ -243,18 +262,10 @@ pub async fn upgrade_run(args: UpgradeArgs) -> Result<(), Failure> {
 			),
 		)
 	})?;
-	let member = state
-		.members
-		.iter()
-		.find(|m| m.role == "rpc" && m.rpc_url.is_some())
-		.or_else(|| state.members.iter().find(|m| m.rpc_url.is_some()))
-		.ok_or_else(|| {
-			Failure::new(
-				EXIT_BAD_INPUT,
-				format!("run `{}` has no node with an RPC endpoint", args.run),
-			)
-		})?;
-	let url = member.rpc_url.clone().unwrap_or_default();
+	let url = rpc_member(&state, &args.run)?
+		.rpc_url
+		.clone()
+		.unwrap_or_default();
 	let chain = Chain::connect(&url).await.map_err(|e| {
 		Failure::new(
 			EXIT_INFRA,

@@ -126,18 +126,10 @@ pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
 			args.runs_dir.display()
 		))
 	})?;
-	let url = state
-		.members
-		.iter()
-		.find(|m| m.role == "rpc" && m.rpc_url.is_some())
-		.or_else(|| state.members.iter().find(|m| m.rpc_url.is_some()))
-		.and_then(|m| m.rpc_url.clone())
-		.ok_or_else(|| {
-			bad(format!(
-				"run `{}` has no node with an RPC endpoint",
-				args.run
-			))
-		})?;
+	let url = crate::rehearse::rpc_member(&state, &args.run)?
+		.rpc_url
+		.clone()
+		.unwrap_or_default();
 	let chain = Chain::connect(&url).await.map_err(|e| {
 		Failure::new(
 			EXIT_INFRA,

@@ -86,17 +86,7 @@ pub async fn run(args: StressArgs) -> Result<(), Failure> {
 						.join(", ")
 				))
 			})?,
-		None => state
-			.members
-			.iter()
-			.find(|m| m.role == "rpc" && m.rpc_url.is_some())
-			.or_else(|| state.members.iter().find(|m| m.rpc_url.is_some()))
-			.ok_or_else(|| {
-				bad(format!(
-					"run `{}` has no node with an RPC endpoint",
-					args.run
-				))
-			})?,
+		None => crate::rehearse::rpc_member(&state, &args.run)?,
 	};
 	let url = member
 		.rpc_url

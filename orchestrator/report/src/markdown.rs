@@ -8,7 +8,7 @@ use crate::summary::{
 	best_block, divergences_by_kind, fork_range, fullest_line, of_theoretical, LedgerSummary,
 };
 use crate::text::{
-	bytes, clean_line, datetime, duration_ms, millis, percent, percentiles, plural, ref_time,
+	clean_line, datetime, duration_ms, keys_bytes, millis, percent, percentiles, plural, ref_time,
 	short_hash, time_of_day, title, tps, verdict_label, verdict_reason, versions,
 };
 
@@ -286,18 +286,6 @@ fn migration(u: &UpgradeRecord) -> String {
 		let _ = write!(s, " (max {})", ref_time(m));
 	}
 	s
-}
-
-fn keys_bytes(keys: u64, b: u64) -> String {
-	if keys == 0 && b == 0 {
-		"–".to_owned()
-	} else {
-		format!(
-			"{keys} key{}, {}",
-			if keys == 1 { "" } else { "s" },
-			bytes(b)
-		)
-	}
 }
 
 fn replays(md: &mut String, replays: &[ReplayRecord]) {

@@ -10,8 +10,8 @@ use crate::summary::{
 	best_block, divergences_by_kind, fork_range, fullest_line, of_theoretical, LedgerSummary,
 };
 use crate::text::{
-	bytes, clean_line, datetime, duration_ms, limit_line, millis, percent, percentiles, plural,
-	ref_time, short_hash, time_of_day, title, tps, verdict_label, verdict_reason, versions,
+	clean_line, datetime, duration_ms, keys_bytes, limit_line, millis, percent, percentiles,
+	plural, ref_time, short_hash, time_of_day, title, tps, verdict_label, verdict_reason, versions,
 };
 
 /// Context lines shown per finding (the HTML page shows them all).
@@ -278,19 +278,6 @@ fn migration(u: &UpgradeRecord) -> String {
 		let _ = write!(s, " (max {})", ref_time(m));
 	}
 	s
-}
-
-/// `12 keys, 1.5 KiB`, or `–` for none.
-fn keys_bytes(keys: u64, b: u64) -> String {
-	if keys == 0 && b == 0 {
-		"–".to_owned()
-	} else {
-		format!(
-			"{keys} key{}, {}",
-			if keys == 1 { "" } else { "s" },
-			bytes(b)
-		)
-	}
 }
 
 fn diff(out: &mut String, u: &UpgradeRecord, p: Paint) {

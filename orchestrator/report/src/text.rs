@@ -110,6 +110,19 @@ pub(crate) fn bytes(n: u64) -> String {
 	}
 }
 
+/// `12 keys, 1.5 KiB`, or `–` for none.
+pub(crate) fn keys_bytes(keys: u64, b: u64) -> String {
+	if keys == 0 && b == 0 {
+		"–".to_owned()
+	} else {
+		format!(
+			"{keys} key{}, {}",
+			if keys == 1 { "" } else { "s" },
+			bytes(b)
+		)
+	}
+}
+
 /// A percentage with one decimal: `12.0 %`.
 pub(crate) fn percent(p: f64) -> String {
 	format!("{p:.1} %")
