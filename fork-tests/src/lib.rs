@@ -5,3 +5,4 @@ pub mod fixtures;
 pub mod harness;
 pub mod lying_proxy;
 pub mod solo;
+pub mod subtensor;

@@ -17,6 +17,8 @@ pub struct SoloNode {
 	pub log: PathBuf,
 	extra: Vec<String>,
 	run_id: String,
+	/// The chain spec it serves (`None`: `--dev`).
+	chain: Option<PathBuf>,
 }
 
 fn free_port() -> u16 {
@@ -42,9 +44,33 @@ impl SoloNode {
 			base,
 			extra: extra.iter().map(|s| s.to_string()).collect(),
 			run_id,
+			chain: None,
 		};
 		node.spawn();
 		node.wait_for_block(2, Duration::from_secs(120)).await;
+		node
+	}
+
+	/// Starts a node that serves the genesis of the raw chain spec `spec` without authoring
+	/// (its authorities are not ours), and waits until its RPC answers: for reading the
+	/// metadata and the genesis state of a spec such as a real chain's.
+	pub async fn serve_spec(name: &str, spec: &std::path::Path) -> SoloNode {
+		let run_id = format!("solo-{name}-{}", std::process::id());
+		let base = repo_root().join("target/test-runs").join(&run_id);
+		let _ = std::fs::remove_dir_all(&base);
+		std::fs::create_dir_all(&base)
+			.unwrap_or_else(|e| panic!("cannot create `{}`: {e}", base.display()));
+		let mut node = SoloNode {
+			child: None,
+			rpc_port: free_port(),
+			log: base.join("node.log"),
+			base,
+			extra: Vec::new(),
+			run_id,
+			chain: Some(spec.to_path_buf()),
+		};
+		node.spawn();
+		node.wait_for_rpc().await;
 		node
 	}
 
@@ -63,7 +89,11 @@ impl SoloNode {
 			.try_clone()
 			.unwrap_or_else(|e| panic!("cannot clone a log handle: {e}"));
 		let mut cmd = Command::new(node_binary());
-		cmd.args(["--dev", "--no-telemetry", "--no-mdns", "--no-prometheus"]);
+		match &self.chain {
+			None => cmd.arg("--dev"),
+			Some(spec) => cmd.arg("--chain").arg(spec),
+		};
+		cmd.args(["--no-telemetry", "--no-mdns", "--no-prometheus"]);
 		if !self.extra.iter().any(|a| a.starts_with("--state-pruning")) {
 			cmd.args(["--state-pruning", "archive"]);
 		}
@@ -116,9 +146,14 @@ impl SoloNode {
 	pub async fn restart(&mut self) {
 		self.kill().await;
 		self.spawn();
+		self.wait_for_rpc().await;
+	}
+
+	/// Waits until the node's RPC answers with a header.
+	async fn wait_for_rpc(&self) {
 		let url = self.url();
 		wait_for(
-			&format!("RPC of the restarted node at {url}"),
+			&format!("RPC of the node at {url}"),
 			Duration::from_secs(60),
 			Duration::from_millis(300),
 			|| {

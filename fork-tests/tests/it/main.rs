@@ -8,4 +8,5 @@ mod network;
 mod node_cli;
 mod snapshot;
 mod subnets;
+mod subtensor;
 mod variants;

@@ -185,6 +185,15 @@ pub fn render(s: &ForkSummary) -> String {
 			r.item, r.entries, r.rebased, r.kept
 		));
 	}
+	if !s.skipped.is_empty() {
+		line(format!(
+			"  skipped       {} optional item(s) this runtime does not have:",
+			s.skipped.len()
+		));
+		for k in &s.skipped {
+			line(format!("    {:<34} ({}): {}", k.item, k.path, k.reason));
+		}
+	}
 	line("  changes per pallet (changed / added / removed):".into());
 	for p in &s.pallets {
 		line(format!(

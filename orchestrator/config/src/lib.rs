@@ -10,7 +10,7 @@ pub use scenario::{
 	Step, UpgradeVia, SCENARIO_VERSION,
 };
 pub use stress::{
-	Accounts, Action, Bounds, CallSpec, MixEntry, Rate, SetupCall, StressProfile,
+	Accounts, Action, Bounds, CallSpec, MixEntry, Rate, SetupCall, SpecVersions, StressProfile,
 	StressProfileError, STRESS_PROFILE_VERSION,
 };
 pub use topology::{

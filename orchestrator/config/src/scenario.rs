@@ -16,6 +16,8 @@
 //!   - wait-blocks: { blocks: 10, timeout: 60s }
 //!   - fault: { node: charlie, action: kill }
 //!   - assert-storage: { name: stake-sum, sum: Subnets.Stake, equals: Subnets.TotalStake }
+//!   # `equals` is a number, `Pallet.Item`, `sum(Pallet.Item)`, `count(Pallet.Item)` or a sum
+//!   # of these: `equals: "count(SubtensorModule.Keys)"`, `equals: "Balances.TotalIssuance + 5"`
 //!   - replay: { capture: ../../target/scenarios/window.db, rate: 2x, from: 120, to: 180 }
 //!   # or: replay: ../../target/scenarios/window.db  (all of it, as captured)
 //!   - stress: { profile: ../loads/test-chain/transfer-flood.yaml, duration: 30s, rate: 2000 }
@@ -143,6 +145,32 @@ pub enum Operand {
 	Item(String),
 	/// A literal integer.
 	Number(u128),
+	/// `sum(Pallet.Item)`: the sum of every value of a map.
+	Sum(String),
+	/// `count(Pallet.Item)`: the number of entries of a map.
+	Count(String),
+	/// `a + b + …`: the sum of several operands.
+	Add(Vec<Operand>),
+}
+
+impl std::fmt::Display for Operand {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		match self {
+			Operand::Item(i) => write!(f, "{i}"),
+			Operand::Number(n) => write!(f, "{n}"),
+			Operand::Sum(i) => write!(f, "sum({i})"),
+			Operand::Count(i) => write!(f, "count({i})"),
+			Operand::Add(terms) => {
+				for (i, t) in terms.iter().enumerate() {
+					if i > 0 {
+						write!(f, " + ")?;
+					}
+					write!(f, "{t}")?;
+				}
+				Ok(())
+			}
+		}
+	}
 }
 
 /// What an `assert-storage` step checks, at the best block when the step runs.
@@ -1063,18 +1091,52 @@ fn operand(p: &mut Parser, path: &str, value: Option<Value>) -> Option<Operand> 
 				None
 			}
 		},
-		Some(Value::String(s)) => match s.parse::<u128>() {
-			Ok(n) => Some(Operand::Number(n)),
-			Err(_) => item_name(p, path, &s).map(Operand::Item),
-		},
+		Some(Value::String(s)) => {
+			let mut terms = Vec::new();
+			for term in s.split('+').map(str::trim) {
+				terms.push(operand_term(p, path, term)?);
+			}
+			if terms.len() == 1 {
+				terms.pop()
+			} else {
+				Some(Operand::Add(terms))
+			}
+		}
 		Some(other) => {
 			p.problem(
 				path,
-				format!("expected a number or `Pallet.Item`, found {}", show(&other)),
+				format!(
+					"expected a number or `Pallet.Item`, found {} (hint: also `sum(Pallet.Item)`, \
+					 `count(Pallet.Item)` and sums of these with `+`)",
+					show(&other)
+				),
 			);
 			None
 		}
 	}
+}
+
+/// One term of an operand: a number, `Pallet.Item`, `sum(Pallet.Item)` or `count(Pallet.Item)`.
+fn operand_term(p: &mut Parser, path: &str, term: &str) -> Option<Operand> {
+	if let Ok(n) = term.replace('_', "").parse::<u128>() {
+		return Some(Operand::Number(n));
+	}
+	for (func, make) in [
+		("sum(", Operand::Sum as fn(String) -> Operand),
+		("count(", Operand::Count),
+	] {
+		if let Some(inner) = term.strip_prefix(func) {
+			let Some(item) = inner.strip_suffix(')') else {
+				p.problem(
+					path,
+					format!("`{term}` lacks its closing `)` (hint: `{func}Pallet.Item)`)"),
+				);
+				return None;
+			};
+			return item_name(p, path, item.trim()).map(make);
+		}
+	}
+	item_name(p, path, term).map(Operand::Item)
 }
 
 fn assert_storage(p: &mut Parser, at: &str, raw: RawAssert) -> Option<Step> {

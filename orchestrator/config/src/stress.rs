@@ -5,6 +5,7 @@
 //! name: transfer-flood
 //! description: Balances transfers between funded dev accounts, open loop.
 //! spec-name: stagenet-test            # optional: refused on another runtime
+//! spec-versions: "100..=101"          # optional: refused on other runtime versions
 //! accounts: { uri: "//stress//{i}", count: 4096 }   # funded by the fork profile
 //! setup:                              # optional, before the load, not measured
 //!   - { call: Subnets.sudo_set_weights_set_rate_limit, args: { netuid: 1, limit: 0 }, sudo: true }
@@ -41,7 +42,10 @@
 //! - `call` is `Pallet.call`; every mix entry has exactly one of `call` (with `args`, a
 //!   mapping) and `rpc` (with `params`, a list); `weight` ≥ 1 (default 1); the mix is not
 //!   empty.
-//! - Setup calls take `sudo` (default false) or `each-account` (default false), not both.
+//! - Setup calls take `sudo` (default false) or `each-account` (default false), not both;
+//!   `optional: true` skips a setup call the runtime does not have (a setting that older or
+//!   newer runtimes lack) instead of refusing the load.
+//! - `spec-versions` is `A..=B`, `A..B`, `A..` or one version `A`.
 //! - `rate` is a number above 0, a ramp (`from` ≥ 0, `to` > 0, `over` > 0) or a non-empty list
 //!   of steps (each `rate` ≥ 0 and `for` > 0, not all of them 0).
 //! - `duration` > 0 is required; `bounds` default to no `max-transactions`, `max-in-flight`
@@ -72,6 +76,8 @@ pub struct StressProfile {
 	pub description: Option<String>,
 	/// The runtime's `spec_name` it is written for, if it says.
 	pub spec_name: Option<String>,
+	/// The runtime versions it fits (`spec-versions`), if it says: refused on others.
+	pub spec_versions: Option<SpecVersions>,
 	/// Accounts that sign.
 	pub accounts: Accounts,
 	/// Calls before the load (not measured).
@@ -135,6 +141,35 @@ pub struct SetupCall {
 	pub sudo: bool,
 	/// Sent once by every account of the set (else once, by the first account).
 	pub each_account: bool,
+	/// Skipped when the runtime has no such call (a setting older or newer runtimes do not
+	/// have); otherwise a missing call refuses the whole load.
+	pub optional: bool,
+}
+
+/// The runtime versions a load profile fits: `min..=max` (no `max`: every later one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SpecVersions {
+	/// The first version it fits.
+	pub min: u32,
+	/// The last version it fits (`None`: no upper bound).
+	pub max: Option<u32>,
+}
+
+impl SpecVersions {
+	/// Whether `version` is in the range.
+	pub fn contains(&self, version: u32) -> bool {
+		version >= self.min && self.max.is_none_or(|m| version <= m)
+	}
+}
+
+impl std::fmt::Display for SpecVersions {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		match self.max {
+			Some(m) if m == self.min => write!(f, "{m}"),
+			Some(m) => write!(f, "{}..={m}", self.min),
+			None => write!(f, "{}..", self.min),
+		}
+	}
 }
 
 /// What one entry of the mix does.

@@ -357,6 +357,23 @@ impl Chain {
 		pallet: &str,
 		item: &str,
 	) -> Result<(u128, u64)> {
+		self.storage_fold_at(hash, pallet, item, true).await
+	}
+
+	/// The number of entries of the map `pallet::item` at block `hash` (1 or 0 for a plain
+	/// value), whatever the type of its values.
+	pub async fn storage_count_at(&self, hash: H256, pallet: &str, item: &str) -> Result<u64> {
+		Ok(self.storage_fold_at(hash, pallet, item, false).await?.1)
+	}
+
+	/// (sum of the values when `sum`, else 0; number of entries).
+	async fn storage_fold_at(
+		&self,
+		hash: H256,
+		pallet: &str,
+		item: &str,
+		sum_values: bool,
+	) -> Result<(u128, u64)> {
 		let at = self.at(hash).await?;
 		let address = subxt::dynamic::storage::<Vec<Value>, Value>(pallet, item);
 		let storage = at.storage();
@@ -377,7 +394,8 @@ impl Chain {
 				.storage_value_at::<Value>(hash, pallet, item, vec![])
 				.await?;
 			return match value {
-				Some(v) => Ok((as_int(&v)?, 1)),
+				Some(v) if sum_values => Ok((as_int(&v)?, 1)),
+				Some(_) => Ok((0, 1)),
 				None => Ok((0, 0)),
 			};
 		}
@@ -388,11 +406,13 @@ impl Chain {
 		let (mut sum, mut count) = (0u128, 0u64);
 		while let Some(kv) = entries.next().await {
 			let kv = kv.ctx(|| format!("iterate {pallet}::{item} at {hash:?}"))?;
-			let value: Value = kv
-				.value()
-				.decode()
-				.ctx(|| format!("decode an entry of {pallet}::{item}"))?;
-			sum = sum.saturating_add(as_int(&value)?);
+			if sum_values {
+				let value: Value = kv
+					.value()
+					.decode()
+					.ctx(|| format!("decode an entry of {pallet}::{item}"))?;
+				sum = sum.saturating_add(as_int(&value)?);
+			}
 			count += 1;
 		}
 		Ok((sum, count))
@@ -1056,6 +1076,20 @@ impl BlockContents {
 	/// (`BadOrigin`, `Token::FundsUnavailable`).
 	pub fn dispatch_error_name(&self, error: &Value) -> String {
 		dispatch_error_name(error, &self.metadata)
+	}
+
+	/// The dispatch error of extrinsic `index` when its `System::ExtrinsicFailed` event
+	/// reports one (`None`: it succeeded, or emitted no such event).
+	pub fn failure_of(&self, index: u32) -> Option<String> {
+		self.events
+			.iter()
+			.find(|e| {
+				e.extrinsic == Some(index) && e.pallet == "System" && e.variant == "ExtrinsicFailed"
+			})
+			.map(|e| match e.fields.at("dispatch_error") {
+				Some(error) => self.dispatch_error_name(error),
+				None => e.fields.to_string(),
+			})
 	}
 }
 

@@ -712,23 +712,38 @@ async fn operand(
 ) -> Result<(u128, String), String> {
 	match op {
 		Operand::Number(n) => Ok((*n, n.to_string())),
-		Operand::Item(item) => {
+		Operand::Count(item) => {
+			let (pallet, name) = item.split_once('.').unwrap_or((item, ""));
+			let count = chain
+				.storage_count_at(hash, pallet, name)
+				.await
+				.map_err(|e| e.to_string())?;
+			Ok((u128::from(count), format!("{op} = {count}")))
+		}
+		Operand::Item(item) | Operand::Sum(item) => {
 			let (pallet, name) = item.split_once('.').unwrap_or((item, ""));
 			let (v, _) = chain
 				.storage_integers_at(hash, pallet, name)
 				.await
 				.map_err(|e| e.to_string())?;
-			Ok((v, format!("{item} = {v}")))
+			Ok((v, format!("{op} = {v}")))
+		}
+		Operand::Add(terms) => {
+			let mut total: u128 = 0;
+			let mut parts = Vec::new();
+			for t in terms {
+				let (v, how) = Box::pin(operand(chain, hash, t)).await?;
+				total = total.saturating_add(v);
+				parts.push(how);
+			}
+			Ok((total, format!("{} = {total}", parts.join(" + "))))
 		}
 	}
 }
 
 /// Evaluates an invariant at the best block: (holds, description, what was read).
 async fn check_storage(chain: &ChainClient, name: &str, check: &Check) -> (bool, String, String) {
-	let describe_op = |op: &Operand| match op {
-		Operand::Number(n) => n.to_string(),
-		Operand::Item(i) => i.clone(),
-	};
+	let describe_op = |op: &Operand| op.to_string();
 	let description = match check {
 		Check::Sum { item, equals } => {
 			format!("invariant {name}: sum({item}) = {}", describe_op(equals))
@@ -767,8 +782,8 @@ async fn check_storage(chain: &ChainClient, name: &str, check: &Check) -> (bool,
 			}
 			Check::Count { item, at_least } => {
 				let (pallet, entry) = item.split_once('.').unwrap_or((item, ""));
-				let (_, count) = chain
-					.storage_integers_at(hash, pallet, entry)
+				let count = chain
+					.storage_count_at(hash, pallet, entry)
 					.await
 					.map_err(|e| e.to_string())?;
 				Ok((count >= *at_least, format!("count({item}) = {count}")))

@@ -180,6 +180,9 @@ pub struct ForkSummary {
 	pub genesis_state_root: String,
 	/// The genesis block hash the nodes will compute (0x hex).
 	pub genesis_hash: String,
+	/// Profile entries marked `optional` (or defaults such as `Grandpa.Authorities`) whose item
+	/// the snapshot's runtime does not have: left out, each with the reason.
+	pub skipped: Vec<Skipped>,
 	/// Warnings (unknown profile keys, …).
 	pub warnings: Vec<String>,
 	/// Seconds taken.
@@ -212,13 +215,29 @@ struct Plan {
 	issuance: Vec<IssuanceChange>,
 	/// The runtime override's version (its bytes are in `sets` under `:code`).
 	code: Option<RuntimeInfo>,
+	/// Optional entries whose item the runtime lacks.
+	skipped: Vec<Skipped>,
+}
+
+/// A profile entry left out because the snapshot's runtime does not have its item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Skipped {
+	/// `Pallet.Item` as the profile names it.
+	pub item: String,
+	/// The profile file that names it.
+	pub file: PathBuf,
+	/// The entry's path in that file (`delete[3]`, `authorities.grandpa`).
+	pub path: String,
+	/// Why it was left out (what the metadata lacks), and what that means for the fork.
+	pub reason: String,
 }
 
 /// Collects problems with their profile file and path, and the optional entries skipped.
 #[derive(Default)]
 struct Problems {
 	list: Vec<Problem>,
-	skipped: Vec<String>,
+	skipped: Vec<Skipped>,
 }
 
 impl Problems {
@@ -235,10 +254,12 @@ impl Problems {
 		match meta.item(name) {
 			Ok(i) => Some(i),
 			Err(e) if optional => {
-				self.skipped.push(format!(
-					"{}: `{path}`: skipped (optional): {e}",
-					file.display()
-				));
+				self.skipped.push(Skipped {
+					item: name.to_string(),
+					file: file.to_path_buf(),
+					path: path.to_string(),
+					reason: e,
+				});
 				None
 			}
 			Err(e) => {
@@ -784,6 +805,7 @@ pub fn fork(opts: &ForkOptions, mut progress: impl FnMut(&str)) -> Result<ForkSu
 		funded: plan.funded,
 		issuance: plan.issuance,
 		rebased: plan.rules.into_iter().map(|r| r.stats).collect(),
+		skipped: plan.skipped,
 		pallets: changes.into_values().collect(),
 		keys: keys_written + child_keys,
 		child_tries: header.tries.len().saturating_sub(1),
@@ -976,6 +998,11 @@ fn compile(
 						}
 					}
 				}
+				// Aura's list is required. GRANDPA's storage items are required when the profile
+				// names them; by default they are written where the runtime has them:
+				// pallet_grandpa kept its authorities only under the well-known key
+				// `:grandpa_authorities` (always written below) before `Grandpa.Authorities`
+				// existed, so early runtimes lack that item.
 				let aura_name = a.aura.clone().unwrap_or_else(|| "Aura.Authorities".into());
 				let grandpa_name = a
 					.grandpa
@@ -997,16 +1024,29 @@ fn compile(
 						})
 						.collect(),
 				);
-				for (name, yaml, path) in [
-					(&aura_name, &aura_yaml, "authorities.aura"),
-					(&grandpa_name, &grandpa_yaml, "authorities.grandpa"),
+				for (name, yaml, path, optional, absent_means) in [
+					(&aura_name, &aura_yaml, "authorities.aura", false, ""),
+					(
+						&grandpa_name,
+						&grandpa_yaml,
+						"authorities.grandpa",
+						a.grandpa.is_none(),
+						"this runtime keeps the GRANDPA authorities only under \
+						 `:grandpa_authorities`, which is written",
+					),
 					(
 						&set_id_name,
 						&Yaml::Number(0.into()),
 						"authorities.grandpa-set-id",
+						a.grandpa_set_id.is_none(),
+						"this runtime has no set id to reset; the fork starts at GRANDPA set 0",
 					),
 				] {
-					let Some(item) = problems.resolve(meta, &main_file, path, name, false) else {
+					let Some(item) = problems.resolve(meta, &main_file, path, name, optional)
+					else {
+						if let Some(s) = problems.skipped.last_mut().filter(|s| s.path == path) {
+							s.reason = format!("{}; {absent_means}", s.reason);
+						}
 						continue;
 					};
 					match encode::encode(types, item.value_ty, yaml) {
@@ -1275,7 +1315,7 @@ fn compile(
 		}
 	}
 
-	warnings.append(&mut problems.skipped);
+	plan.skipped = std::mem::take(&mut problems.skipped);
 	if !problems.list.is_empty() {
 		return Err(ForkError::Profile {
 			problems: problems.list,

@@ -10,6 +10,7 @@ mod rehearse;
 mod replay;
 mod sealing;
 mod stress;
+mod subtensor;
 
 use std::{path::PathBuf, process::Command};
 

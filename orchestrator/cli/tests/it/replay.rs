@@ -28,6 +28,17 @@ pub(crate) struct Fork {
 
 impl Fork {
 	pub(crate) fn start(name: &str, source: &ReplaySource) -> Fork {
+		Fork::start_from(
+			name,
+			&source.snapshot,
+			&repo_root().join("fork-tests/profiles/test-chain.yaml"),
+		)
+		.0
+	}
+
+	/// A fork of `snapshot` made by `stagenet fork --profile <profile> --validators 1`, up
+	/// with one validator and one RPC node; also returns what `stagenet fork` printed.
+	pub(crate) fn start_from(name: &str, snapshot: &Path, profile: &Path) -> (Fork, String) {
 		let dir = repo_root()
 			.join("target/test-runs")
 			.join(format!("replay-{name}"));
@@ -37,11 +48,9 @@ impl Fork {
 		let (code, stdout, stderr) = run(&[
 			"fork".as_ref(),
 			"--snapshot".as_ref(),
-			source.snapshot.as_os_str(),
+			snapshot.as_os_str(),
 			"--profile".as_ref(),
-			repo_root()
-				.join("fork-tests/profiles/test-chain.yaml")
-				.as_os_str(),
+			profile.as_os_str(),
 			"--out".as_ref(),
 			spec.as_os_str(),
 			"--validators".as_ref(),
@@ -61,14 +70,21 @@ impl Fork {
 			),
 		)
 		.expect("write the topology");
+		(Fork::up(name, dir, &topology, &[]), stdout)
+	}
+
+	/// `stagenet up <topology> <extra…>` in the background for the test `name` (runs under
+	/// `dir/runs`), once it reports the run ready.
+	pub(crate) fn up(name: &str, dir: PathBuf, topology: &Path, extra: &[&str]) -> Fork {
 		let runs = dir.join("runs");
 		let run_id = format!("replay-{name}-{}", std::process::id());
 		let log = std::fs::File::create(dir.join("up.log")).expect("up log");
 		let up = stagenet()
 			.arg("up")
-			.arg(&topology)
+			.arg(topology)
 			.args(["--run-id", &run_id, "--runs-dir"])
 			.arg(&runs)
+			.args(extra)
 			.stdout(Stdio::from(log.try_clone().expect("log handle")))
 			.stderr(Stdio::from(log))
 			.spawn()
@@ -81,6 +97,34 @@ impl Fork {
 		};
 		fork.wait_ready(Duration::from_secs(240));
 		fork
+	}
+
+	/// The directory of the run (`<runs>/<run id>`): spec, keystores, logs.
+	pub(crate) fn run_dir(&self) -> PathBuf {
+		self.runs.join(&self.run_id)
+	}
+
+	/// The RPC URL of the run's RPC node, from `stagenet status --json`.
+	pub(crate) fn rpc_url(&self) -> String {
+		let (code, out, err) = run(&[
+			"status".as_ref(),
+			self.run_id.as_ref(),
+			"--runs-dir".as_ref(),
+			self.runs.as_os_str(),
+			"--json".as_ref(),
+		]);
+		assert_eq!(code, Some(0), "status: {err}");
+		let s: serde_json::Value = serde_json::from_str(&out).expect("status --json");
+		s[0]["members"]
+			.as_array()
+			.and_then(|nodes| {
+				nodes
+					.iter()
+					.find(|n| n["name"] == "rpc-1")
+					.and_then(|n| n["rpc_url"].as_str())
+			})
+			.unwrap_or_else(|| panic!("no RPC URL of rpc-1 in {s:#}"))
+			.to_string()
 	}
 
 	fn wait_ready(&mut self, timeout: Duration) {

@@ -327,3 +327,57 @@ fn unknown_keys_of_replay_and_stress_steps_warn() {
 	let strict = Scenario::parse(&d.path().join("s.yaml"), &text, true).expect_err("strict");
 	assert!(strict.to_string().contains("rat"), "{strict}");
 }
+
+#[test]
+fn an_invariant_compares_sums_counts_and_their_sums() {
+	let d = dir();
+	let step = |equals: &str| {
+		format!(
+			"version: 1\nsource: {{ snapshot: state.snap }}\nfork: {{ profile: profile.yaml }}\n\
+			 topology: topology.yaml\nsteps:\n  - assert-storage: {{ name: n, sum: \
+			 SubtensorModule.SubnetworkN, equals: {equals} }}\n"
+		)
+	};
+	let check = |equals: &str| match parse(&d, &step(equals)) {
+		Ok((s, _)) => match &s.steps[0] {
+			Step::AssertStorage {
+				check: Check::Sum { equals, .. },
+				..
+			} => equals.clone(),
+			other => panic!("{other:?}"),
+		},
+		Err(e) => panic!("{equals}: {e}"),
+	};
+	assert_eq!(
+		check("\"count(SubtensorModule.Keys)\""),
+		Operand::Count("SubtensorModule.Keys".into())
+	);
+	assert_eq!(
+		check("\"sum(SubtensorModule.Alpha)\""),
+		Operand::Sum("SubtensorModule.Alpha".into())
+	);
+	let sum = check("\"Balances.TotalIssuance + sum(SubtensorModule.SubnetLocked) + 1_000\"");
+	assert_eq!(
+		sum,
+		Operand::Add(vec![
+			Operand::Item("Balances.TotalIssuance".into()),
+			Operand::Sum("SubtensorModule.SubnetLocked".into()),
+			Operand::Number(1000),
+		])
+	);
+	assert_eq!(
+		sum.to_string(),
+		"Balances.TotalIssuance + sum(SubtensorModule.SubnetLocked) + 1000"
+	);
+	for bad in [
+		"\"count(SubtensorModule.Keys\"",
+		"\"sum(Keys)\"",
+		"\"1 + \"",
+	] {
+		let err = parse(&d, &step(bad)).expect_err(bad).to_string();
+		assert!(
+			err.contains("`steps[0].assert-storage.equals`"),
+			"{bad}: {err}"
+		);
+	}
+}

@@ -2,7 +2,7 @@
 //! unknown keys recorded with the closest known key.
 
 use super::{
-	Accounts, Action, Bounds, CallSpec, MixEntry, Rate, SetupCall, StressProfile,
+	Accounts, Action, Bounds, CallSpec, MixEntry, Rate, SetupCall, SpecVersions, StressProfile,
 	StressProfileError, STRESS_PROFILE_VERSION,
 };
 use crate::topology::{show, Parser, Problem};
@@ -26,6 +26,7 @@ const TOP_KEYS: &[&str] = &[
 	"name",
 	"description",
 	"spec-name",
+	"spec-versions",
 	"accounts",
 	"setup",
 	"mix",
@@ -35,7 +36,7 @@ const TOP_KEYS: &[&str] = &[
 	"connections",
 ];
 const ACCOUNT_KEYS: &[&str] = &["uri", "count", "first"];
-const SETUP_KEYS: &[&str] = &["call", "args", "sudo", "each-account"];
+const SETUP_KEYS: &[&str] = &["call", "args", "sudo", "each-account", "optional"];
 const MIX_KEYS: &[&str] = &["call", "rpc", "weight", "args", "params"];
 const RATE_KEYS: &[&str] = &["ramp", "steps"];
 const RAMP_KEYS: &[&str] = &["from", "to", "over"];
@@ -56,6 +57,8 @@ struct RawProfile {
 	description: Option<Value>,
 	#[serde(alias = "spec_name")]
 	spec_name: Option<Value>,
+	#[serde(alias = "spec_versions")]
+	spec_versions: Option<Value>,
 	accounts: Option<Value>,
 	setup: Option<Value>,
 	mix: Option<Value>,
@@ -79,7 +82,7 @@ struct RawAccounts {
 #[derive(Deserialize)]
 #[serde(
 	rename_all = "kebab-case",
-	expecting = "a mapping with `call`, `args`, `sudo`, `each-account`"
+	expecting = "a mapping with `call`, `args`, `sudo`, `each-account`, `optional`"
 )]
 struct RawSetup {
 	call: Option<Value>,
@@ -87,6 +90,7 @@ struct RawSetup {
 	sudo: Option<Value>,
 	#[serde(alias = "each_account")]
 	each_account: Option<Value>,
+	optional: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -236,6 +240,10 @@ fn read(p: &mut Parser, file: &Path, text: &str) -> Option<StressProfile> {
 		.description
 		.and_then(|v| p.take::<String>("description", v, &[]));
 	let spec_name = raw.spec_name.and_then(|v| text_field(p, "spec-name", v));
+	let spec_versions = match raw.spec_versions {
+		None | Some(Value::Null) => Some(None),
+		Some(v) => spec_versions(p, v).map(Some),
+	};
 	// Whether something is signed by the account set (not only by the sudo key), even where
 	// the entry itself has problems: then `accounts` is required.
 	let mut signs = false;
@@ -269,6 +277,7 @@ fn read(p: &mut Parser, file: &Path, text: &str) -> Option<StressProfile> {
 		name: name?,
 		description,
 		spec_name,
+		spec_versions: spec_versions?,
 		accounts: accounts?,
 		setup: setup?,
 		mix: mix?,
@@ -743,6 +752,7 @@ fn setup_call(p: &mut Parser, path: &str, value: Value, signs: &mut bool) -> Opt
 	let raw: RawSetup = p.take(path, value, SETUP_KEYS)?;
 	let sudo = flag(p, &format!("{path}.sudo"), raw.sudo);
 	let each_account = flag(p, &format!("{path}.each-account"), raw.each_account);
+	let optional = flag(p, &format!("{path}.optional"), raw.optional);
 	if sudo != Some(true) {
 		*signs = true;
 	}
@@ -766,7 +776,74 @@ fn setup_call(p: &mut Parser, path: &str, value: Value, signs: &mut bool) -> Opt
 		call,
 		sudo: sudo?,
 		each_account: each_account?,
+		optional: optional?,
 	})
+}
+
+/// `spec-versions: "204..=425"`, `"204.."` or `218`: the runtime versions a profile fits.
+fn spec_versions(p: &mut Parser, value: Value) -> Option<SpecVersions> {
+	let hint = "(hint: `spec-versions: \"204..=425\"`, `\"218..\"` or one version like `218`)";
+	let text = match &value {
+		Value::Number(n) => n.to_string(),
+		Value::String(s) => s.trim().to_string(),
+		other => {
+			p.problem(
+				"spec-versions",
+				format!(
+					"expected a range of spec versions, found {} {hint}",
+					show(other)
+				),
+			);
+			return None;
+		}
+	};
+	let number = |s: &str| s.trim().replace('_', "").parse::<u32>().ok();
+	let parsed = match text.split_once("..") {
+		None => number(&text).map(|v| SpecVersions {
+			min: v,
+			max: Some(v),
+		}),
+		Some((lo, hi)) => {
+			let hi = hi.trim();
+			let min = if lo.trim().is_empty() {
+				Some(0)
+			} else {
+				number(lo)
+			};
+			match (min, hi) {
+				(Some(min), "") => Some(SpecVersions { min, max: None }),
+				(Some(min), hi) => match hi.strip_prefix('=') {
+					Some(h) => number(h).map(|max| SpecVersions {
+						min,
+						max: Some(max),
+					}),
+					// `a..b` excludes `b`, as in Rust.
+					None => number(hi).filter(|&b| b > 0).map(|b| SpecVersions {
+						min,
+						max: Some(b - 1),
+					}),
+				},
+				_ => None,
+			}
+		}
+	};
+	match parsed {
+		Some(r) if r.max.is_none_or(|m| m >= r.min) => Some(r),
+		Some(_) => {
+			p.problem(
+				"spec-versions",
+				format!("`{text}` is an empty range {hint}"),
+			);
+			None
+		}
+		None => {
+			p.problem(
+				"spec-versions",
+				format!("`{text}` is not a range of spec versions {hint}"),
+			);
+			None
+		}
+	}
 }
 
 fn mix(p: &mut Parser, value: Option<Value>, signs: &mut bool) -> Option<Vec<MixEntry>> {

@@ -548,3 +548,53 @@ fn every_shipped_profile_loads_without_warnings() {
 		}
 	}
 }
+
+#[test]
+fn spec_versions_read_as_ranges_and_bad_ones_are_refused() {
+	let with = |range: &str| {
+		format!(
+			"version: 1\nspec-versions: {range}\naccounts: //Bob\n\
+			 mix: [{{ call: Balances.transfer_keep_alive, args: {{ dest: {{ Id: \"{{peer}}\" }}, value: 1 }} }}]\n\
+			 rate: 10\nduration: 5s\n"
+		)
+	};
+	for (text, min, max, shown) in [
+		("\"204..=218\"", 204, Some(218), "204..=218"),
+		("\"204..219\"", 204, Some(218), "204..=218"),
+		("\"425..\"", 425, None, "425.."),
+		("218", 218, Some(218), "218"),
+		("\"1_000..\"", 1000, None, "1000.."),
+	] {
+		let (p, _) = parse(&with(text)).unwrap_or_else(|e| panic!("{text}: {e}"));
+		let r = p
+			.spec_versions
+			.unwrap_or_else(|| panic!("{text}: no range"));
+		assert_eq!((r.min, r.max), (min, max), "{text}");
+		assert_eq!(r.to_string(), shown);
+	}
+	let r = SpecVersions {
+		min: 204,
+		max: Some(218),
+	};
+	assert!(r.contains(204) && r.contains(218) && !r.contains(203) && !r.contains(219));
+	for bad in ["\"218..204\"", "\"abc\"", "\"204..=x\"", "[204]", "\"..0\""] {
+		let problems = problems(parse(&with(bad)));
+		let p = at(&problems, "spec-versions");
+		assert!(p.message.contains("hint:"), "{bad}: {p:?}");
+	}
+}
+
+#[test]
+fn a_setup_call_may_be_optional() {
+	let text = "version: 1\naccounts: { uri: \"//stress//{i}\", count: 2 }\n\
+	            setup:\n  - { call: AdminUtils.sudo_set_admin_freeze_window, args: { window: 0 }, sudo: true, optional: true }\n  \
+	            - { call: Subnets.burned_register, args: { netuid: 1, hotkey: \"{signer}\" }, each-account: true }\n\
+	            mix: [{ call: Balances.transfer_keep_alive, args: { dest: { Id: \"{peer}\" }, value: 1 } }]\n\
+	            rate: 10\nduration: 5s\n";
+	let (p, warnings) = parse(text).expect("valid");
+	assert!(warnings.is_empty(), "{warnings:?}");
+	assert!(p.setup[0].optional && p.setup[0].sudo);
+	assert!(!p.setup[1].optional);
+	let problems = problems(parse(&text.replace("optional: true", "optional: maybe")));
+	at(&problems, "setup[0].optional");
+}

@@ -88,6 +88,13 @@ struct Planned {
 	entry: usize,
 }
 
+/// Whether the runtime has the pallet and call `spec` names (its arguments aside).
+fn has_call(metadata: &subxt::Metadata, spec: &stagenet_config::CallSpec) -> bool {
+	metadata
+		.pallet_by_name(&spec.pallet)
+		.is_some_and(|p| p.call_variant_by_name(&spec.call).is_some())
+}
+
 /// Runs the load and measures it.
 pub async fn stress(
 	opts: &StressOptions,
@@ -120,37 +127,67 @@ pub async fn stress(
 		.await
 		.map_err(infra("client at the best block"))?;
 	let metadata = at.metadata();
+	let (runtime_name, runtime_version) = chain
+		.runtime_version_at(best)
+		.await
+		.map_err(infra("runtime version"))?;
+	let runtime = format!("`{runtime_name} {runtime_version}`");
 	if let Some(expected) = &profile.spec_name {
-		let (name, version) = chain
-			.runtime_version_at(best)
-			.await
-			.map_err(infra("runtime version"))?;
-		if &name != expected {
+		if &runtime_name != expected {
 			return Err(StressError::BadInput(format!(
-				"profile `{}` is written for runtime `{expected}`, the chain runs `{name} {version}` \
-				 (hint: pick a profile for `{name}` in fork-tests/loads/)",
+				"profile `{}` is written for runtime `{expected}`, the chain runs {runtime} \
+				 (hint: pick a profile for `{runtime_name}` in fork-tests/loads/)",
 				profile.name
 			)));
 		}
 	}
-
-	// Calls of the mix and of the setup, resolved against the metadata.
+	// Calls of the mix and of the setup, resolved against the metadata: every call that does
+	// not fit the runtime is named at once, before anything is signed or sent.
+	let mut misfits = Vec::new();
 	let mut resolved: Vec<Option<ResolvedCall>> = Vec::new();
-	for entry in &profile.mix {
+	for (i, entry) in profile.mix.iter().enumerate() {
 		resolved.push(match &entry.action {
-			Action::Call(spec) => {
-				Some(ResolvedCall::resolve(spec, &metadata).map_err(StressError::BadInput)?)
-			}
+			Action::Call(spec) => match ResolvedCall::resolve(spec, &metadata) {
+				Ok(call) => Some(call),
+				Err(e) => {
+					misfits.push(format!("mix[{i}] `{}`: {e}", spec.name()));
+					None
+				}
+			},
 			Action::Rpc { .. } => None,
 		});
 	}
 	let mut setup = Vec::new();
-	for s in &profile.setup {
-		setup.push((
-			ResolvedCall::resolve(&s.call, &metadata).map_err(StressError::BadInput)?,
-			s.sudo,
-			s.each_account,
-		));
+	for (i, s) in profile.setup.iter().enumerate() {
+		match ResolvedCall::resolve(&s.call, &metadata) {
+			Ok(call) => setup.push((call, s.sudo, s.each_account)),
+			Err(_) if s.optional && !has_call(&metadata, &s.call) => progress(&format!(
+				"stress: setup[{i}] `{}` skipped (optional): {runtime} has no such call",
+				s.call.name()
+			)),
+			Err(e) => misfits.push(format!("setup[{i}] `{}`: {e}", s.call.name())),
+		}
+	}
+	let out_of_range = profile
+		.spec_versions
+		.filter(|range| !range.contains(runtime_version));
+	if !misfits.is_empty() || out_of_range.is_some() {
+		let fits = match out_of_range {
+			Some(range) => format!(" (it fits spec versions {range})"),
+			None => String::new(),
+		};
+		let calls = if misfits.is_empty() {
+			"its calls exist in this runtime, but it was not checked against it".to_string()
+		} else {
+			misfits.join("\n  ")
+		};
+		return Err(StressError::BadInput(format!(
+			"profile `{}` does not fit runtime {runtime}{fits}; nothing was sent:\n  {calls}\n\
+			 (hint: call and argument names are the runtime's, as in its metadata: adapt the \
+			 profile, mark a setup call that older or newer runtimes lack `optional: true`, or \
+			 pick a profile whose `spec-versions` holds {runtime_version})",
+			profile.name,
+		)));
 	}
 
 	// Accounts.
