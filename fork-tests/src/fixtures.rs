@@ -249,36 +249,8 @@ pub async fn replay_source(dir: &std::path::Path) -> ReplaySource {
 		.best_number()
 		.await
 		.unwrap_or_else(|e| panic!("best block: {e}"));
-	let h = crate::harness::wait_for(
-		&format!("block #{setup_end} finalized on the replay source"),
-		Duration::from_secs(120),
-		Duration::from_millis(300),
-		|| {
-			let chain = chain.clone();
-			async move {
-				let finalized = chain.finalized_number().await.map_err(|e| e.to_string())?;
-				if finalized >= setup_end {
-					Ok(finalized)
-				} else {
-					Err(format!("finalized #{finalized}"))
-				}
-			}
-		},
-	)
-	.await;
 	let snapshot = dir.join("source.snap");
-	let quiet: Arc<dyn Fn(&Progress) + Send + Sync> = Arc::new(|_: &Progress| {});
-	download(
-		&DownloadOptions {
-			at: Some(stagenet_snapshot::BlockRef::Number(h)),
-			force: true,
-			retry_for: Duration::from_secs(5),
-			..DownloadOptions::new(source.url(), &snapshot)
-		},
-		quiet,
-	)
-	.await
-	.unwrap_or_else(|e| panic!("snapshot of the replay source at #{h}: {e}"));
+	let h = finalized_snapshot(&chain, setup_end, &snapshot, "the replay source").await;
 
 	// The traffic, after H: rounds of calls by distinct signers, submitted together.
 	let [hot0, hot1, hot2, hot3] = [0, 1, 2, 3].map(|i| hot[i].clone());
@@ -508,6 +480,46 @@ pub async fn replay_source(dir: &std::path::Path) -> ReplaySource {
 		expected_duplicate_dests,
 		replayed_signed,
 	}
+}
+
+/// Waits until block `after` is finalized on the node `chain` talks to, then snapshots the
+/// finalized head into `out` (verified); returns its number. `what` names the chain in errors.
+pub async fn finalized_snapshot(
+	chain: &crate::chain::Chain,
+	after: u64,
+	out: &std::path::Path,
+	what: &str,
+) -> u64 {
+	let h = crate::harness::wait_for(
+		&format!("block #{after} finalized on {what}"),
+		Duration::from_secs(120),
+		Duration::from_millis(300),
+		|| {
+			let chain = chain.clone();
+			async move {
+				let finalized = chain.finalized_number().await.map_err(|e| e.to_string())?;
+				if finalized >= after {
+					Ok(finalized)
+				} else {
+					Err(format!("finalized #{finalized}"))
+				}
+			}
+		},
+	)
+	.await;
+	let quiet: Arc<dyn Fn(&Progress) + Send + Sync> = Arc::new(|_: &Progress| {});
+	download(
+		&DownloadOptions {
+			at: Some(stagenet_snapshot::BlockRef::Number(h)),
+			force: true,
+			retry_for: Duration::from_secs(5),
+			..DownloadOptions::new(chain.url(), out)
+		},
+		quiet,
+	)
+	.await
+	.unwrap_or_else(|e| panic!("snapshot of {what} at #{h}: {e}"));
+	h
 }
 
 /// [`replay_source`] into `target/scenarios/replay/`, made once per test process.

@@ -32,20 +32,7 @@ impl SoloNode {
 	/// Starts a dev node with `extra` arguments (and `--state-pruning archive` unless `extra`
 	/// sets a pruning), and waits until it has produced block 2.
 	pub async fn start(name: &str, extra: &[&str]) -> SoloNode {
-		let run_id = format!("solo-{name}-{}", std::process::id());
-		let base = repo_root().join("target/test-runs").join(&run_id);
-		let _ = std::fs::remove_dir_all(&base);
-		std::fs::create_dir_all(&base)
-			.unwrap_or_else(|e| panic!("cannot create `{}`: {e}", base.display()));
-		let mut node = SoloNode {
-			child: None,
-			rpc_port: free_port(),
-			log: base.join("node.log"),
-			base,
-			extra: extra.iter().map(|s| s.to_string()).collect(),
-			run_id,
-			chain: None,
-		};
+		let mut node = SoloNode::new(name, extra, None);
 		node.spawn();
 		node.wait_for_block(2, Duration::from_secs(120)).await;
 		node
@@ -55,23 +42,28 @@ impl SoloNode {
 	/// (its authorities are not ours), and waits until its RPC answers: for reading the
 	/// metadata and the genesis state of a spec such as a real chain's.
 	pub async fn serve_spec(name: &str, spec: &std::path::Path) -> SoloNode {
+		let mut node = SoloNode::new(name, &[], Some(spec.to_path_buf()));
+		node.spawn();
+		node.wait_for_rpc().await;
+		node
+	}
+
+	/// A node not started yet, with a fresh base directory under `target/test-runs`.
+	fn new(name: &str, extra: &[&str], chain: Option<PathBuf>) -> SoloNode {
 		let run_id = format!("solo-{name}-{}", std::process::id());
 		let base = repo_root().join("target/test-runs").join(&run_id);
 		let _ = std::fs::remove_dir_all(&base);
 		std::fs::create_dir_all(&base)
 			.unwrap_or_else(|e| panic!("cannot create `{}`: {e}", base.display()));
-		let mut node = SoloNode {
+		SoloNode {
 			child: None,
 			rpc_port: free_port(),
 			log: base.join("node.log"),
 			base,
-			extra: Vec::new(),
+			extra: extra.iter().map(|s| s.to_string()).collect(),
 			run_id,
-			chain: Some(spec.to_path_buf()),
-		};
-		node.spawn();
-		node.wait_for_rpc().await;
-		node
+			chain,
+		}
 	}
 
 	/// The RPC URL.

@@ -4,10 +4,7 @@
 //! run on the bundled test node, which carries node-subtensor's host functions.
 
 use crate::{harness::repo_root, solo::SoloNode};
-use stagenet_snapshot::{
-	chain::twox128,
-	spec::{from_spec, FromSpecOptions},
-};
+use stagenet_snapshot::{chain::twox128, trie::StateVersion, writer::Writer, Reader};
 use std::path::{Path, PathBuf};
 use subxt::ext::{
 	codec::{Decode, Encode},
@@ -51,27 +48,69 @@ pub fn item_prefix(pallet: &str, item: &str) -> Vec<u8> {
 	key
 }
 
-/// The runtime metadata of the genesis of `spec`, read from a test node that serves it.
-pub async fn metadata_of_spec(name: &str, spec: &Path) -> Vec<u8> {
+/// A verified snapshot of the genesis (block 0) of the raw spec `spec` in `out`, downloaded
+/// from a test node that serves the spec; returns the runtime metadata it holds.
+pub async fn genesis_snapshot(name: &str, spec: &Path, out: &Path) -> Vec<u8> {
+	use stagenet_snapshot::{download, BlockRef, DownloadOptions, Progress};
 	let node = SoloNode::serve_spec(name, spec).await;
-	let metadata = stagenet_snapshot::chain::metadata_of_node(&node.url())
-		.await
-		.unwrap_or_else(|e| panic!("metadata of `{}`: {e}", spec.display()));
+	let quiet: std::sync::Arc<dyn Fn(&Progress) + Send + Sync> =
+		std::sync::Arc::new(|_: &Progress| {});
+	download(
+		&DownloadOptions {
+			at: Some(BlockRef::Number(0)),
+			force: true,
+			retry_for: std::time::Duration::from_secs(5),
+			..DownloadOptions::new(node.url(), out)
+		},
+		quiet,
+	)
+	.await
+	.unwrap_or_else(|e| panic!("snapshot of the genesis of `{}`: {e}", spec.display()));
 	drop(node);
-	metadata
+	Reader::open(out)
+		.and_then(|mut r| r.metadata())
+		.unwrap_or_else(|e| panic!("metadata of `{}`: {e}", out.display()))
+		.unwrap_or_else(|| panic!("`{}` holds no metadata", out.display()))
 }
 
-/// A snapshot of the genesis of the raw spec `spec` with `metadata`, as `stagenet snapshot
-/// from-spec --metadata-url` writes it.
-pub fn genesis_snapshot(spec: &Path, metadata: Vec<u8>, out: &Path) {
-	from_spec(&FromSpecOptions {
-		spec: spec.to_path_buf(),
-		out: out.to_path_buf(),
-		force: true,
-		state_version: None,
-		metadata: Some(metadata),
-	})
-	.unwrap_or_else(|e| panic!("snapshot of `{}`: {e}", spec.display()));
+/// The state of `src` (a verified snapshot of one trie) as an earlier runtime of `era` would
+/// have it, written to `out`: the pairs of `era`'s items and pallets left out, and `metadata`
+/// (see [`metadata_without`]) in place of the snapshot's. The state root in the header is the
+/// root of the pairs written; a test fixture of a state no real early runtime is at hand for.
+pub fn early_state(src: &Path, era: &Era, metadata: &[u8], out: &Path) {
+	let mut reader = Reader::open(src).unwrap_or_else(|e| panic!("open `{}`: {e}", src.display()));
+	let mut header = reader.header().clone();
+	assert!(
+		header.verified && header.tries.len() == 1,
+		"`{}` must be a verified snapshot of one trie",
+		src.display()
+	);
+	let prefixes = era.prefixes();
+	let version = StateVersion::from_u8(header.state_version).unwrap_or(StateVersion::V1);
+	let mut writer = Writer::create(out, version, out.display().to_string())
+		.unwrap_or_else(|e| panic!("create `{}`: {e}", out.display()));
+	writer
+		.begin_trie(None)
+		.unwrap_or_else(|e| panic!("write `{}`: {e}", out.display()));
+	reader
+		.for_each_pair(|_, k, v| {
+			if prefixes.iter().any(|p| k.starts_with(p)) {
+				Ok(())
+			} else {
+				writer.push(k, v)
+			}
+		})
+		.unwrap_or_else(|e| panic!("copy `{}`: {e}", src.display()));
+	let tries = writer
+		.close_tries()
+		.unwrap_or_else(|e| panic!("write `{}`: {e}", out.display()));
+	header.state_root = tries
+		.first()
+		.map(|t| t.root.clone())
+		.unwrap_or_else(|| panic!("no trie written to `{}`", out.display()));
+	writer
+		.finish(header, Some(metadata))
+		.unwrap_or_else(|e| panic!("finish `{}`: {e}", out.display()));
 }
 
 /// What an early runtime lacks, for the tests of forks of every Subtensor era: storage items
@@ -82,6 +121,17 @@ pub struct Era {
 	pub items: Vec<(&'static str, &'static str)>,
 	/// Pallets absent from the metadata and from the state.
 	pub pallets: Vec<&'static str>,
+}
+
+impl Era {
+	/// The key prefixes of its items and pallets.
+	pub fn prefixes(&self) -> Vec<Vec<u8>> {
+		self.items
+			.iter()
+			.map(|(p, i)| item_prefix(p, i))
+			.chain(self.pallets.iter().map(|p| twox128(p.as_bytes()).to_vec()))
+			.collect()
+	}
 }
 
 /// `metadata` (SCALE, `RuntimeMetadataPrefixed`) without the items and pallets of `era`: the
@@ -113,38 +163,13 @@ pub fn metadata_without(metadata: &[u8], era: &Era) -> Vec<u8> {
 	md.encode()
 }
 
-/// Writes `spec` (a raw chain spec) to `out` without the keys of `era`'s items and pallets.
-pub fn spec_without(spec: &Path, era: &Era, out: &Path) {
-	let text = std::fs::read_to_string(spec)
-		.unwrap_or_else(|e| panic!("cannot read `{}`: {e}", spec.display()));
-	let mut json: serde_json::Value = serde_json::from_str(&text)
-		.unwrap_or_else(|e| panic!("`{}` is not JSON: {e}", spec.display()));
-	let prefixes: Vec<String> = era
-		.items
-		.iter()
-		.map(|(p, i)| format!("0x{}", hex::encode(item_prefix(p, i))))
-		.chain(
-			era.pallets
-				.iter()
-				.map(|p| format!("0x{}", hex::encode(twox128(p.as_bytes())))),
-		)
-		.collect();
-	let top = json
-		.pointer_mut("/genesis/raw/top")
-		.and_then(|t| t.as_object_mut())
-		.unwrap_or_else(|| panic!("`{}` is not a raw spec", spec.display()));
-	top.retain(|k, _| !prefixes.iter().any(|p| k.starts_with(p.as_str())));
-	std::fs::write(out, json.to_string())
-		.unwrap_or_else(|e| panic!("cannot write `{}`: {e}", out.display()));
-}
-
 /// One TAO in rao (Subtensor balances are u64 rao, 9 decimals).
 pub const TAO: u128 = 1_000_000_000;
 /// The subnets the source registers (netuid 1 exists at genesis, owned by nobody).
 pub const SOURCE_NETUIDS: [u16; 3] = [2, 3, 4];
 /// Hotkeys registered on each subnet by `burned_register`, besides the owner's (uid 0).
 pub const SOURCE_NEURONS: usize = 7;
-/// The tempo the source gives its subnets: an epoch when `(block + netuid + 1) % 19 == 0`.
+/// The tempo the source gives its subnets: an epoch when `(block + netuid + 1) % 19 == 18`.
 /// 19 divides the rebase period 361 of `fork-tests/profiles/subtensor.yaml`, so a fork keeps
 /// the source's epoch phase.
 pub const SOURCE_TEMPO: u16 = 18;
@@ -180,6 +205,11 @@ pub fn key(uri: &str) -> subxt_signer::sr25519::Keypair {
 /// The hotkey of neuron `i` of subnet `netuid` on the source (`i` 0 is the owner's).
 pub fn hotkey(netuid: u16, i: usize) -> subxt_signer::sr25519::Keypair {
 	key(&format!("//Subtensor//sn{netuid}//hot{i}"))
+}
+
+/// A hotkey that no coldkey registered on the source: the captured window stakes to it.
+pub fn fresh_hotkey() -> subxt_signer::sr25519::Keypair {
+	key("//Subtensor//fresh-hotkey")
 }
 
 /// The coldkey that owns subnet `netuid` on the source.
@@ -379,22 +409,21 @@ pub async fn last_epoch_block(
 /// stake from several coldkeys, axons and Prometheus endpoints served, child keys with a
 /// childkey take, delegates with a lowered take, weights set by three validators per subnet
 /// after an epoch granted their permits, transfers. Epochs run. The finalized state at H is
-/// snapshotted; more traffic follows (weights, stake added and removed, axons, transfers and
-/// two calls that fail on purpose) and blocks H+1.. are captured. The network is stopped.
+/// snapshotted; more traffic follows (weights, stake added and removed, a stake to a hotkey
+/// nobody registered, axons, transfers and two calls that fail on purpose) and blocks H+1..
+/// are captured. The network is stopped.
 pub async fn subtensor_source(dir: &Path) -> SubtensorSource {
 	use crate::{chain::Chain, harness::start_network_from_spec};
-	use stagenet_snapshot::{download, fork::fork, fork::ForkOptions, DownloadOptions, Progress};
-	use std::{sync::Arc, time::Duration};
+	use stagenet_snapshot::fork::{fork, ForkOptions};
+	use std::time::Duration;
 	use subxt::dynamic::Value;
 	use subxt_signer::sr25519::dev;
 
 	let _ = std::fs::remove_dir_all(dir);
 	std::fs::create_dir_all(dir)
 		.unwrap_or_else(|e| panic!("cannot create `{}`: {e}", dir.display()));
-	let genesis = raonet_genesis();
-	let metadata = metadata_of_spec("subtensor-genesis", &genesis).await;
 	let genesis_snap = dir.join("genesis.snap");
-	genesis_snapshot(&genesis, metadata, &genesis_snap);
+	genesis_snapshot("subtensor-genesis", &raonet_genesis(), &genesis_snap).await;
 	let spec = dir.join("source.spec.json");
 	fork(
 		&ForkOptions {
@@ -488,13 +517,13 @@ pub async fn subtensor_source(dir: &Path) -> SubtensorSource {
 			.best_hash()
 			.await
 			.unwrap_or_else(|e| panic!("best: {e}"));
-		let who: Option<Value> = chain
+		let who: Option<subxt::utils::AccountId32> = chain
 			.storage_value_at(best, "SubtensorModule", "SubnetOwner", vec![netuid(n)])
 			.await
 			.unwrap_or_else(|e| panic!("SubnetOwner[{n}]: {e}"));
 		assert_eq!(
-			who.map(|v| v.to_string()),
-			Some(account_id(&owner(n)).to_string()),
+			who,
+			Some(subxt::utils::AccountId32::from(owner(n).public_key().0)),
 			"subnet {n} is owned by its registrant"
 		);
 	}
@@ -722,38 +751,35 @@ pub async fn subtensor_source(dir: &Path) -> SubtensorSource {
 	let setup_end = send_all(&chain, "weights", txs).await;
 
 	// The snapshot: the finalized head once the setup is final.
-	let h = crate::harness::wait_for(
-		&format!("block #{setup_end} finalized on the Subtensor source"),
-		Duration::from_secs(120),
-		Duration::from_millis(300),
-		|| {
-			let chain = chain.clone();
-			async move {
-				let finalized = chain.finalized_number().await.map_err(|e| e.to_string())?;
-				if finalized >= setup_end {
-					Ok(finalized)
-				} else {
-					Err(format!("finalized #{finalized}"))
-				}
-			}
-		},
-	)
-	.await;
 	let snapshot = dir.join("source.snap");
-	let quiet: Arc<dyn Fn(&Progress) + Send + Sync> = Arc::new(|_: &Progress| {});
-	download(
-		&DownloadOptions {
-			at: Some(stagenet_snapshot::BlockRef::Number(h)),
-			force: true,
-			retry_for: Duration::from_secs(5),
-			..DownloadOptions::new(url.clone(), &snapshot)
-		},
-		quiet,
-	)
-	.await
-	.unwrap_or_else(|e| panic!("snapshot of the Subtensor source at #{h}: {e}"));
+	let h =
+		crate::fixtures::finalized_snapshot(&chain, setup_end, &snapshot, "the Subtensor source")
+			.await;
 
-	// The captured window: traffic after H, in rounds.
+	// The captured window: traffic after H, in rounds. The staker that holds the most alpha on
+	// subnet 3 takes a tenth of it back (the first stake into a young subnet's pool buys nearly
+	// all of its alpha: the others hold little).
+	let hash = chain
+		.best_hash()
+		.await
+		.unwrap_or_else(|e| panic!("best: {e}"));
+	let mut positions = Vec::new();
+	for (coldkey, i) in [(&dave, 0), (&eve, 1), (&owner(3), 2), (&dave, 3)] {
+		let alpha: u64 = chain
+			.storage_value_at::<u64>(
+				hash,
+				"SubtensorModule",
+				"Alpha",
+				vec![account_id(&hotkey(3, i)), account_id(coldkey), netuid(3)],
+			)
+			.await
+			.unwrap_or_else(|e| panic!("Alpha on subnet 3: {e}"))
+			.unwrap_or_default();
+		positions.push((alpha, coldkey.clone(), i));
+	}
+	positions.sort_by_key(|p| std::cmp::Reverse(p.0));
+	let (alpha, unstaker, unstake_from) = positions.swap_remove(0);
+	assert!(alpha >= 10, "no alpha staked on subnet 3");
 	let rounds: Vec<Vec<Tx>> = vec![
 		SOURCE_NETUIDS
 			.iter()
@@ -800,6 +826,14 @@ pub async fn subtensor_source(dir: &Path) -> SubtensorSource {
 				)
 			})
 			.chain([
+				// A stake to a hotkey nobody registered: spec 204 creates the hotkey (owned
+				// by the staker); 218 refuses it (`HotKeyAccountNotExists`).
+				tx(
+					&dave,
+					"SubtensorModule",
+					"add_stake",
+					vec![account_id(&fresh_hotkey()), netuid(2), u(TAO)],
+				),
 				tx(
 					&hotkey(4, 5),
 					"SubtensorModule",
@@ -816,10 +850,14 @@ pub async fn subtensor_source(dir: &Path) -> SubtensorSource {
 					],
 				),
 				tx(
-					&eve,
+					&unstaker,
 					"SubtensorModule",
 					"remove_stake",
-					vec![account_id(&hotkey(3, 1)), netuid(3), u(1_000_000)],
+					vec![
+						account_id(&hotkey(3, unstake_from)),
+						netuid(3),
+						u(u128::from(alpha / 10)),
+					],
 				),
 				Tx {
 					expect: Some(""),
@@ -841,25 +879,21 @@ pub async fn subtensor_source(dir: &Path) -> SubtensorSource {
 		failed += round.iter().filter(|t| t.expect.is_some()).count();
 		last = last.max(send_all(&chain, &format!("captured round {r}"), round).await);
 	}
-	// Epochs keep running: follow them until the window's end plus one epoch.
-	let until = last + u64::from(SOURCE_TEMPO) + 1;
+	// Epochs keep running: follow them until every subnet has run at least two (the tests
+	// compare their phase with the fork's).
 	let deadline = std::time::Instant::now() + Duration::from_secs(180);
 	loop {
-		let best = chain
-			.best_number()
-			.await
-			.unwrap_or_else(|e| panic!("best: {e}"));
 		let hash = chain
 			.best_hash()
 			.await
 			.unwrap_or_else(|e| panic!("best: {e}"));
 		epochs = record_epochs(chain.clone(), &mut epochs, hash).await;
-		if best >= until {
+		if epochs.iter().all(|(_, seen)| seen.len() >= 2) {
 			break;
 		}
 		assert!(
 			std::time::Instant::now() < deadline,
-			"the source stopped at #{best}"
+			"fewer than two epochs per subnet on the source in 180 s: {epochs:?}"
 		);
 		tokio::time::sleep(Duration::from_secs(1)).await;
 	}

@@ -4,14 +4,14 @@
 //! Forks of every Subtensor era: the shipped `subtensor.yaml` forks the real spec-204 state,
 //! and a state shaped like an early runtime's (no `Grandpa.Authorities`, no EVM chain id, no
 //! scheduler, no `NetworkRegisteredAt`: the real genesis with those items taken out of its
-//! metadata and state, as no earlier real runtime is at hand) is forked too, with every
-//! absent item named in the summary and nothing written for it.
+//! metadata and state, as no earlier real runtime is at hand; a node cannot run it, since the
+//! spec-204 runtime reads the authorities from the item) is forked too, with every absent item
+//! named in the summary and nothing written for it.
 
 use stagenet_fork_tests::{
 	harness::repo_root,
 	subtensor::{
-		genesis_snapshot, item_prefix, metadata_of_spec, metadata_without, raonet_genesis,
-		spec_without, Era,
+		early_state, genesis_snapshot, item_prefix, metadata_without, raonet_genesis, Era,
 	},
 };
 use stagenet_snapshot::fork::{fork, keys, ForkOptions, ForkSummary};
@@ -73,12 +73,11 @@ fn grandpa_well_known(uris: &[&str]) -> String {
 async fn forks_of_every_subtensor_era_write_what_the_runtime_has_and_name_what_it_lacks() {
 	let dir = out_dir("eras");
 	let genesis = raonet_genesis();
-	let metadata = metadata_of_spec("subtensor-eras", &genesis).await;
 
 	// The real spec-204 state: every required item is there; the items of later runtimes
 	// (optional in the profile) are skipped and named.
 	let snap = dir.join("raonet.snap");
-	genesis_snapshot(&genesis, metadata.clone(), &snap);
+	let metadata = genesis_snapshot("subtensor-eras", &genesis, &snap).await;
 	let spec = dir.join("raonet.fork.json");
 	let s = fork_with(&snap, &spec, 2);
 	assert_eq!(s.runtime.spec_name, "node-subtensor");
@@ -137,10 +136,8 @@ async fn forks_of_every_subtensor_era_write_what_the_runtime_has_and_name_what_i
 		],
 		pallets: vec!["EVMChainId", "Scheduler"],
 	};
-	let early_spec = dir.join("early.spec.json");
-	spec_without(&genesis, &era, &early_spec);
 	let early_snap = dir.join("early.snap");
-	genesis_snapshot(&early_spec, metadata_without(&metadata, &era), &early_snap);
+	early_state(&snap, &era, &metadata_without(&metadata, &era), &early_snap);
 	let early_fork = dir.join("early.fork.json");
 	let e = fork_with(&early_snap, &early_fork, 2);
 	let find = |item: &str| {

@@ -36,6 +36,10 @@ def reexec_in_venv(script):
 
 
 EXIT_FAILED, EXIT_USAGE, EXIT_TIMEOUT = 1, 2, 3
+# Burned registrations tried when the pool refuses one for a nonce another replica of the same
+# coldkey took (`NONCE_CLASH` in the SDK's error).
+REGISTER_ATTEMPTS = 3
+NONCE_CLASH = "Priority is too low"
 SDK_VERSION = "9.0.0"
 
 
@@ -238,22 +242,32 @@ class Context:
         balance = self.call("get_balance", st.get_balance, coldkey)
         burn = self.call("recycle", st.recycle, netuid)
         started = time.monotonic()
-        self.sdk_errors.take()
-        ok = self.call(
-            "burned_register",
-            st.burned_register,
-            wallet=wallet,
-            netuid=netuid,
-            wait_for_inclusion=True,
-            wait_for_finalization=self.args.wait_finalization,
-        )
-        if not ok:
+        # Replicas that share a coldkey sign with the same nonce at the same moment: the pool
+        # keeps one and refuses the others ("Priority is too low"). Those try again a block
+        # later, with the next nonce.
+        for attempt in range(1, REGISTER_ATTEMPTS + 1):
+            self.sdk_errors.take()
+            ok = self.call(
+                "burned_register",
+                st.burned_register,
+                wallet=wallet,
+                netuid=netuid,
+                wait_for_inclusion=True,
+                wait_for_finalization=self.args.wait_finalization,
+            )
+            if ok:
+                break
+            errors = self.sdk_errors.take()
+            if attempt < REGISTER_ATTEMPTS and any(NONCE_CLASH in e for e in errors):
+                self.emit("register_retry", attempt=attempt, reason=NONCE_CLASH)
+                self.wait_for_block(self.block() + 1, "a block before registering again")
+                continue
             raise StepFailed(
                 "burned_register",
                 f"burned registration of {hotkey} on subnet {netuid} failed",
                 burn_tao=burn.tao if burn is not None else None,
                 balance_tao=balance.tao,
-                sdk_errors=self.sdk_errors.take(),
+                sdk_errors=errors,
             )
         uid = self.call("get_uid_for_hotkey_on_subnet", st.get_uid_for_hotkey_on_subnet, hotkey, netuid)
         if uid is None:
@@ -323,7 +337,7 @@ class Context:
     def epoch_marker(self, tempo):
         """A value that changes when the subnet's epoch runs: the block of its last mechanism
         step from storage where the runtime has it, else the epoch index the pre-2025
-        schedule implies ((block + netuid + 1) % (tempo + 1) == 0)."""
+        schedule implies (an epoch at the block where (block + netuid + 1) % (tempo + 1) == tempo)."""
         st, netuid = self.subtensor, self.args.netuid
         for item in ("LastMechansimStepBlock", "LastEpochBlock"):
             if self.epoch_source in (None, item):
@@ -337,7 +351,7 @@ class Context:
                     if self.epoch_source == item:
                         raise
         self.epoch_source = "schedule"
-        return (self.block() + netuid + 1) // (tempo + 1)
+        return (self.block() + netuid + 2) // (tempo + 1)
 
 
 def common_arguments(parser, hotkey_default):

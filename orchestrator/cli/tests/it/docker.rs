@@ -348,6 +348,242 @@ async fn docker_image_build_of_the_test_node_runs_it_and_skips_a_second_build() 
 	assert!(stderr.contains("is not an ELF executable"), "{stderr}");
 }
 
+/// A program that shows what the image gave it: its working directory, two environment
+/// variables, and for each argument the link it is (if one) and the file's contents.
+const SHOW_SOURCE: &str = r#"
+fn main() {
+	let cwd = std::env::current_dir().map(|d| d.display().to_string());
+	println!("cwd={}", cwd.unwrap_or_else(|e| format!("error {e}")));
+	for key in ["GREETING", "HOME"] {
+		println!("{key}={}", std::env::var(key).unwrap_or_else(|_| "<unset>".into()));
+	}
+	for arg in std::env::args().skip(1) {
+		if let Ok(target) = std::fs::read_link(&arg) {
+			println!("{arg} -> {}", target.display());
+		}
+		match std::fs::read_to_string(&arg) {
+			Ok(text) => println!("{arg}: {}", text.trim()),
+			Err(e) => println!("{arg}: error {e}"),
+		}
+	}
+}
+"#;
+
+/// `SHOW_SOURCE` compiled with `rustc`, statically linked (`ldd` finds no library) and
+/// dynamically linked.
+fn show_binaries(dir: &Path) -> (PathBuf, PathBuf) {
+	let source = dir.join("show.rs");
+	std::fs::write(&source, SHOW_SOURCE).expect("write show.rs");
+	let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+	let compile = |out: &Path, flags: &[&str]| {
+		let status = Command::new(&rustc)
+			.args(["--edition", "2021", "-O"])
+			.args(flags)
+			.arg("-o")
+			.arg(out)
+			.arg(&source)
+			.status()
+			.expect("run rustc");
+		assert!(status.success(), "compiling show.rs {flags:?} failed");
+	};
+	let fixed = dir.join("show-static");
+	compile(&fixed, &["-C", "target-feature=+crt-static"]);
+	let dynamic = dir.join("show");
+	compile(&dynamic, &[]);
+	(fixed, dynamic)
+}
+
+#[tokio::test]
+async fn docker_image_build_with_added_tree_env_workdir_and_entrypoint_runs_it() {
+	let pid = std::process::id();
+	let dir = repo_root().join(format!("target/test-runs/docker-image-tree-{pid}"));
+	let _ = std::fs::remove_dir_all(&dir);
+	std::fs::create_dir_all(&dir).expect("create test dir");
+	// Without `..`: the paths are also paths in the image.
+	let dir = dir.canonicalize().expect("canonical test dir");
+	let (fixed, dynamic) = show_binaries(&dir);
+	// The tree: data, a relative link inside it, a link to a file outside every added path
+	// (copied in its place), and a dynamically linked program whose libraries only the scan
+	// of added ELF files brings (the binary itself is static).
+	let tree = dir.join("tree");
+	std::fs::create_dir_all(tree.join("data/nested")).expect("mkdir");
+	std::fs::create_dir_all(tree.join("bin")).expect("mkdir");
+	std::fs::write(tree.join("data/hello.txt"), "hello from the tree\n").expect("write");
+	std::fs::write(tree.join("data/nested/deep.txt"), "deep\n").expect("write");
+	std::os::unix::fs::symlink("nested/deep.txt", tree.join("data/link")).expect("link");
+	std::fs::write(dir.join("outside.txt"), "from outside\n").expect("write");
+	std::os::unix::fs::symlink(dir.join("outside.txt"), tree.join("data/out")).expect("link");
+	std::fs::copy(&dynamic, tree.join("bin/show")).expect("copy show");
+	let extra = dir.join("extra.txt");
+	std::fs::write(&extra, "at its own path\n").expect("write");
+
+	let tag = format!("stagenet-tree:it-docker-{pid}");
+	struct RemoveImages(String, Vec<String>);
+	impl Drop for RemoveImages {
+		fn drop(&mut self) {
+			docker(&["rmi", "-f", &self.0]);
+			for id in &self.1 {
+				docker(&["rmi", id.as_str()]);
+			}
+		}
+	}
+	let mut images = RemoveImages(tag.clone(), Vec::new());
+	let add_tree = format!("{}:/app", tree.display());
+	let build = |greeting: &str| {
+		run(&[
+			"image".as_ref(),
+			"build".as_ref(),
+			"--binary".as_ref(),
+			fixed.as_os_str(),
+			"--tag".as_ref(),
+			tag.as_ref(),
+			"--add".as_ref(),
+			add_tree.as_ref(),
+			"--add".as_ref(),
+			extra.as_os_str(),
+			"--env".as_ref(),
+			format!("GREETING={greeting}").as_ref(),
+			"--env".as_ref(),
+			"HOME=/tmp".as_ref(),
+			"--workdir".as_ref(),
+			"/app/data".as_ref(),
+			"--entrypoint".as_ref(),
+			"/app/bin/show".as_ref(),
+		])
+	};
+	let greeting = "hi $HOME \"quoted\"";
+	let (code, stdout, stderr) = build(greeting);
+	assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+	assert!(stdout.contains(&format!("built image `{tag}`")), "{stdout}");
+	assert!(
+		stdout.contains("libraries  none (statically linked)"),
+		"{stdout}"
+	);
+	assert!(
+		stdout.contains("added      5 files, 1 links, 4 directories"),
+		"{stdout}"
+	);
+	assert!(stdout.contains("added ELF  1 files;"), "{stdout}");
+	assert!(
+		stdout.contains("libc.so.6"),
+		"the added program's libc: {stdout}"
+	);
+	assert!(stdout.contains("entrypoint /app/bin/show"), "{stdout}");
+	let files_sha = docker(&[
+		"image",
+		"inspect",
+		"-f",
+		"{{index .Config.Labels \"stagenet.files-sha256\"}}",
+		&tag,
+	]);
+	assert_eq!(files_sha.trim().len(), 64, "files label: {files_sha}");
+	images.1.push(
+		docker(&["image", "inspect", "-f", "{{.Id}}", &tag])
+			.trim()
+			.to_string(),
+	);
+
+	let run_id = format!("it-docker-image-tree-{pid}");
+	let _cleanup = Cleanup {
+		run_id: run_id.clone(),
+	};
+	let label = format!("{RUN_LABEL}={run_id}");
+	let extra_path = extra.display().to_string();
+	let out = Command::new("docker")
+		.args(["run", "--rm", "--network", "none", "--label", &label, &tag])
+		.args([
+			"hello.txt",
+			"link",
+			"out",
+			"/app/data/nested/deep.txt",
+			&extra_path,
+		])
+		.output()
+		.expect("docker run");
+	let shown = String::from_utf8_lossy(&out.stdout);
+	assert!(
+		out.status.success(),
+		"{shown}\n{}",
+		String::from_utf8_lossy(&out.stderr)
+	);
+	for line in [
+		"cwd=/app/data".to_string(),
+		format!("GREETING={greeting}"),
+		"HOME=/tmp".into(),
+		"hello.txt: hello from the tree".into(),
+		"link -> nested/deep.txt".into(),
+		"link: deep".into(),
+		"out: from outside".into(),
+		"/app/data/nested/deep.txt: deep".into(),
+		format!("{extra_path}: at its own path"),
+	] {
+		assert!(shown.lines().any(|l| l == line), "`{line}` in:\n{shown}");
+	}
+	assert!(
+		!shown.contains("out ->"),
+		"a link out of the added paths is a copy: {shown}"
+	);
+
+	let (code, stdout, stderr) = build(greeting);
+	assert_eq!(code, Some(0), "{stderr}");
+	assert!(stdout.contains("build skipped"), "{stdout}");
+	// Another env value, then a changed file: built again.
+	let (code, stdout, stderr) = build("hello");
+	assert_eq!(code, Some(0), "{stderr}");
+	assert!(stdout.contains(&format!("built image `{tag}`")), "{stdout}");
+	images.1.push(
+		docker(&["image", "inspect", "-f", "{{.Id}}", &tag])
+			.trim()
+			.to_string(),
+	);
+	std::fs::write(tree.join("data/hello.txt"), "hello again, a longer file\n").expect("write");
+	let (code, stdout, stderr) = build("hello");
+	assert_eq!(code, Some(0), "{stderr}");
+	assert!(stdout.contains(&format!("built image `{tag}`")), "{stdout}");
+
+	// Bad values are refused before anything is built.
+	let (code, _, stderr) = run(&[
+		"image".as_ref(),
+		"build".as_ref(),
+		"--binary".as_ref(),
+		fixed.as_os_str(),
+		"--tag".as_ref(),
+		tag.as_ref(),
+		"--env".as_ref(),
+		"1BAD=x".as_ref(),
+	]);
+	assert_eq!(code, Some(2), "{stderr}");
+	assert!(stderr.contains("not start with a letter"), "{stderr}");
+	let (code, _, stderr) = run(&[
+		"image".as_ref(),
+		"build".as_ref(),
+		"--binary".as_ref(),
+		fixed.as_os_str(),
+		"--tag".as_ref(),
+		tag.as_ref(),
+		"--add".as_ref(),
+		format!("{}:/app", dir.join("missing").display()).as_ref(),
+	]);
+	assert_eq!(code, Some(3), "{stderr}");
+	assert!(
+		stderr.contains("cannot read") && stderr.contains("hint:"),
+		"{stderr}"
+	);
+	let (code, _, stderr) = run(&[
+		"image".as_ref(),
+		"build".as_ref(),
+		"--binary".as_ref(),
+		fixed.as_os_str(),
+		"--tag".as_ref(),
+		tag.as_ref(),
+		"--entrypoint".as_ref(),
+		"/nowhere/prog".as_ref(),
+	]);
+	assert_eq!(code, Some(2), "{stderr}");
+	assert!(stderr.contains("is not a file in the image"), "{stderr}");
+	let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn docker_namespace_is_sealed_from_the_host_and_open_between_its_containers() {
 	let image = probe_image().await;

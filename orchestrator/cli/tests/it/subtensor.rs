@@ -15,10 +15,12 @@ use stagenet_fork_tests::{
 use stagenet_store::DivergenceKind;
 use std::{collections::BTreeMap, ffi::OsStr, time::Duration};
 
-/// The epoch rule of these runtimes: subnet `netuid` runs its epoch at block `b` when
-/// `(b + netuid + 1) % (tempo + 1) == 0`.
-fn is_epoch_block(b: u64, netuid: u16) -> bool {
-	(b + u64::from(netuid) + 1) % (u64::from(SOURCE_TEMPO) + 1) == 0
+/// The epoch rule of these runtimes (`blocks_until_next_epoch` is 0): subnet `netuid` runs its
+/// epoch at block `b` when `(b + netuid + 1) % (tempo + 1) == tempo`. `b` may be a source block
+/// number seen from the fork (negative before the fork's genesis).
+fn is_epoch_block(b: i128, netuid: u16) -> bool {
+	let period = i128::from(SOURCE_TEMPO) + 1;
+	(b + i128::from(netuid) + 1).rem_euclid(period) == period - 1
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -53,13 +55,14 @@ async fn a_subtensor_release_rehearses_204_to_218_on_a_populated_fork_with_invar
 		.iter()
 		.find(|p| p.pallet == "SubtensorModule")
 		.unwrap_or_else(|| panic!("no SubtensorModule in the diff: {:#?}", upgrade.diff));
-	for item in ["Tempo", "HasMigrationRun", "TotalHotkeyShares"] {
+	// Items that only spec 218 has, written by its migration (`migrate_rao`) and coinbase.
+	for item in ["TotalHotkeyShares", "HotkeyDividendsPerSubnet"] {
 		assert!(
 			subtensor
 				.items
 				.iter()
-				.any(|i| i.starts_with(&format!("{item}:"))),
-			"`{item}` (written by 218's migrations) not in the diff: {subtensor:#?}"
+				.any(|i| i.starts_with(&format!("{item}:")) && i.contains("added")),
+			"`{item}` (added by 218) not in the diff: {subtensor:#?}"
 		);
 	}
 	// Invariants, before and after.
@@ -75,38 +78,33 @@ async fn a_subtensor_release_rehearses_204_to_218_on_a_populated_fork_with_invar
 		let gate = r.gate(&format!("invariant:{name}"));
 		assert!(gate.passed, "{gate:?}");
 	}
+	let neurons = r.gate("invariant:neurons-keyed-before");
 	assert!(
-		r.gate("invariant:neurons-keyed-before")
-			.measured
-			.contains("over 27 entries"),
-		"3 populated subnets of 8 neurons, subnet 1's and the root's: {:?}",
-		r.gate("invariant:neurons-keyed-before")
+		neurons.measured.contains("= 25 over 5 entries"),
+		"3 populated subnets of 8 neurons and subnet 1's owner, over the root and 4 subnets: \
+		 {neurons:?}"
 	);
-	// Replay: on the same runtime every captured outcome is matched; after the upgrade each
-	// divergence is named and classified with a way to reproduce it.
-	assert_eq!(report.replays.len(), 2, "{}", r.context());
-	let (before, after) = (&report.replays[0], &report.replays[1]);
-	assert_eq!(before.replayed as usize, source.signed, "{before:#?}");
-	assert!(before.divergences.is_empty(), "{:#?}", before.divergences);
-	assert_eq!(before.fork_runtime, "node-subtensor 204");
-	assert_eq!(after.fork_runtime, "node-subtensor 218");
-	for d in &after.divergences {
-		assert!(
-			d.reproduce.contains("stagenet replay") && !d.call.is_empty(),
-			"{d:#?}"
-		);
-		assert!(
-			matches!(
-				d.kind,
-				DivergenceKind::LogicChange
-					| DivergenceKind::MissingCall
-					| DivergenceKind::DecodeFailure
-					| DivergenceKind::RateLimit
-					| DivergenceKind::Other
-			),
-			"{d:#?}"
-		);
-	}
+	// Replay after the upgrade: every captured outcome compared; the one intended change of
+	// 218 (stake to a hotkey that does not exist) is named, classified and reproducible.
+	assert_eq!(report.replays.len(), 1, "{}", r.context());
+	let replay = &report.replays[0];
+	assert_eq!(replay.fork_runtime, "node-subtensor 218");
+	assert_eq!(replay.replayed as usize, source.signed, "{replay:#?}");
+	assert_eq!(replay.divergences.len(), 1, "{:#?}", replay.divergences);
+	let d = &replay.divergences[0];
+	assert_eq!(d.call, "SubtensorModule.add_stake", "{d:#?}");
+	assert_eq!(d.kind, DivergenceKind::LogicChange, "{d:#?}");
+	assert_eq!(d.captured, "success", "{d:#?}");
+	assert!(d.fork.contains("HotKeyAccountNotExists"), "{d:#?}");
+	assert!(
+		d.reproduce.contains("stagenet replay") && d.reproduce.contains("--only"),
+		"{d:#?}"
+	);
+	let gate = r.gate("replay-divergences");
+	assert!(
+		gate.passed && gate.measured.contains("(+1 allowed)"),
+		"{gate:?}"
+	);
 	assert!(
 		!report.findings.iter().any(|f| f.kind.is_panic()),
 		"{:#?}",
@@ -115,10 +113,14 @@ async fn a_subtensor_release_rehearses_204_to_218_on_a_populated_fork_with_invar
 	super::rehearse::assert_no_nodes_left(&r.run_id);
 }
 
-/// `SubtensorModule.LastMechansimStepBlock` of every source subnet at the best block, until
-/// `blocks` more blocks were seen: the epoch blocks seen per subnet.
-async fn follow_epochs(chain: &Chain, blocks: u64) -> BTreeMap<u16, Vec<u64>> {
-	let start = chain.best_number().await.expect("best block");
+/// `SubtensorModule.LastMechansimStepBlock` of every source subnet at each block from `from`
+/// (`None`: the best block) until `blocks` more blocks were seen: the epoch blocks seen per
+/// subnet, in order.
+async fn follow_epochs(chain: &Chain, from: Option<u64>, blocks: u64) -> BTreeMap<u16, Vec<u64>> {
+	let start = match from {
+		Some(b) => b,
+		None => chain.best_number().await.expect("best block"),
+	};
 	let mut seen: BTreeMap<u16, Vec<u64>> = BTreeMap::new();
 	let mut next = start;
 	let deadline = std::time::Instant::now() + Duration::from_secs(10 * blocks + 30);
@@ -197,27 +199,44 @@ async fn a_subtensor_fork_keeps_the_epoch_phase_runs_loads_and_keeps_epochs_afte
 		.expect("connect to the fork");
 	assert_eq!(chain.spec_version().await.expect("spec"), 204);
 
-	// Epochs on the fork, on the source's schedule: fork block f is source block f − W + H.
-	let h = source.from - 1;
-	let w = stagenet_snapshot::fork::rebase::choose_warmup(h, 50, Some(361));
-	let seen = follow_epochs(&chain, u64::from(SOURCE_TEMPO) + 2).await;
+	// Epochs on the fork, on the source's schedule: fork block f stands for source block
+	// f − W + H (W ≡ H modulo 361, and 19 divides 361).
+	let h = i128::from(source.from - 1);
+	let w = i128::from(stagenet_snapshot::fork::rebase::choose_warmup(
+		source.from - 1,
+		50,
+		Some(361),
+	));
+	let seen = follow_epochs(&chain, Some(1), u64::from(SOURCE_TEMPO) + 2).await;
 	for (n, source_epochs) in &source.epochs {
 		assert!(
 			source_epochs.len() >= 2,
 			"epochs of subnet {n} on the source: {source_epochs:?}"
 		);
 		assert!(
-			source_epochs.iter().all(|b| is_epoch_block(*b, *n)),
+			source_epochs
+				.iter()
+				.all(|b| is_epoch_block(i128::from(*b), *n)),
 			"subnet {n}: source epochs {source_epochs:?} off the rule"
 		);
+		// The snapshot's last epoch, rebased, then at least one the fork ran itself.
 		let fork_epochs = &seen[n];
-		let new: Vec<u64> = fork_epochs.iter().copied().filter(|f| *f > w).collect();
+		let last_at_h = source_epochs
+			.iter()
+			.filter(|b| i128::from(**b) <= h)
+			.max()
+			.map(|b| i128::from(*b) - h + w);
+		assert_eq!(
+			fork_epochs.first().map(|f| i128::from(*f)),
+			last_at_h,
+			"subnet {n}: LastMechansimStepBlock on the fork is the source's last epoch rebased"
+		);
 		assert!(
-			!new.is_empty(),
-			"no epoch of subnet {n} on the fork after block W = {w}: {fork_epochs:?}"
+			fork_epochs.len() >= 2,
+			"no epoch of subnet {n} ran on the fork: {fork_epochs:?}"
 		);
 		for f in fork_epochs {
-			let as_source = f + h - w;
+			let as_source = i128::from(*f) - w + h;
 			assert!(
 				is_epoch_block(as_source, *n),
 				"subnet {n}: fork epoch #{f} is source block #{as_source}, off the source's \
@@ -240,6 +259,30 @@ async fn a_subtensor_fork_keeps_the_epoch_phase_runs_loads_and_keeps_epochs_afte
 	assert!(!record.limit.is_empty(), "{record:#?}");
 	assert_refused_up_front(&fork, 204);
 
+	// The captured window replayed on the same runtime: every outcome as captured.
+	let (code, stdout, stderr) = run(&[
+		"replay".as_ref(),
+		fork.run_id.as_ref(),
+		"--capture".as_ref(),
+		source.capture.as_os_str(),
+		"--runs-dir".as_ref(),
+		fork.runs.as_os_str(),
+		"--database-url".as_ref(),
+		fork.store().as_os_str(),
+		"--rate".as_ref(),
+		"max".as_ref(),
+		"--max-divergences".as_ref(),
+		"0".as_ref(),
+		"--json".as_ref(),
+	]);
+	assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+	let replay: stagenet_store::ReplayRecord =
+		serde_json::from_str(&stdout).expect("replay --json record");
+	assert_eq!(replay.fork_runtime, "node-subtensor 204");
+	assert_eq!(replay.replayed as usize, source.signed, "{replay:#?}");
+	assert_eq!(replay.matched, replay.replayed, "{replay:#?}");
+	assert!(replay.divergences.is_empty(), "{:#?}", replay.divergences);
+
 	// The upgrade to 218: its migrations run, and epochs run on every block from then on.
 	let wasm = runtime(218);
 	let (code, stdout, stderr) = run(&[
@@ -254,7 +297,7 @@ async fn a_subtensor_fork_keeps_the_epoch_phase_runs_loads_and_keeps_epochs_afte
 	]);
 	assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
 	assert!(stdout.contains("node-subtensor 218"), "{stdout}");
-	let after = follow_epochs(&chain, 3).await;
+	let after = follow_epochs(&chain, None, 3).await;
 	let best = chain.best_number().await.expect("best");
 	for n in SOURCE_NETUIDS {
 		let last = *after[&n].iter().max().expect("epochs");
@@ -283,22 +326,9 @@ fn event<'a>(events: &'a [serde_json::Value], name: &str) -> Vec<&'a serde_json:
 	events.iter().filter(|e| e["event"] == name).collect()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_bittensor_sdk_registers_serves_and_sets_weights_as_workloads_on_a_subtensor_fork() {
-	let source = shared_subtensor_source().await;
-	let venv = std::env::var_os("STAGENET_BITTENSOR_VENV")
-		.map(std::path::PathBuf::from)
-		.unwrap_or_else(|| {
-			std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
-				.join(".cache/stagenet/bittensor-venv")
-		});
-	assert!(
-		venv.join("bin/python").exists(),
-		"the Bittensor SDK venv `{}` is missing (hint: run `scripts/setup-bittensor`)",
-		venv.display()
-	);
-	// The fork on the real spec-218 runtime (its runtime APIs are the ones SDK 9.0.0 reads),
-	// where the shipped topology expects it.
+/// Forks the Subtensor source onto the real spec-218 runtime (whose runtime APIs SDK 9.0.0
+/// reads) where the shipped workload topologies expect it.
+fn fork_onto_218(source: &stagenet_fork_tests::subtensor::SubtensorSource) {
 	let spec = repo_root().join("target/scenarios/subtensor/fork-218.spec.json");
 	let wasm = runtime(218);
 	let (code, stdout, stderr) = run(&[
@@ -318,19 +348,31 @@ async fn the_bittensor_sdk_registers_serves_and_sets_weights_as_workloads_on_a_s
 		"--force".as_ref(),
 	]);
 	assert_eq!(code, Some(0), "fork:\n{stdout}\n{stderr}");
-	let dir = super::rehearse::work("subtensor-workloads");
+}
+
+/// Runs the shipped workload topology `topology` (`extra`: `up` arguments) until the SDK
+/// validator has finished its rounds, and checks what the SDK did and what the chain holds:
+/// the miners registered and served their axons, the validator registered, got its permit,
+/// set weights twice (the second time over both miners), read them back, and saw an epoch
+/// after each; the chain's `Weights` row equals the SDK's read-back.
+async fn workloads_register_serve_and_set_weights(
+	name: &str,
+	topology: &str,
+	extra: &[&str],
+) -> String {
+	let dir = super::rehearse::work(name);
 	let fork = super::replay::Fork::up(
-		"subtensor-workloads",
+		name,
 		dir,
-		&repo_root().join("fork-tests/topologies/subtensor-workloads.yaml"),
-		&[],
+		&repo_root().join("fork-tests/topologies").join(topology),
+		extra,
 	);
 	let run_dir = fork.run_dir();
 	let log = |name: &str| run_dir.join(format!("{name}.log"));
 	// The validator ends by itself after its rounds; the miners serve until stopped.
 	let deadline = std::time::Instant::now() + Duration::from_secs(420);
 	let validator = loop {
-		let events = events_of(&log("validator-0"));
+		let events = events_of(&log("sdk-validator-0"));
 		if events
 			.iter()
 			.any(|e| e["event"] == "done" || e["event"] == "error")
@@ -340,31 +382,31 @@ async fn the_bittensor_sdk_registers_serves_and_sets_weights_as_workloads_on_a_s
 		assert!(
 			std::time::Instant::now() < deadline,
 			"the validator workload did not finish in 420 s; its events: {events:#?}\nlog:\n{}",
-			std::fs::read_to_string(log("validator-0")).unwrap_or_default()
+			std::fs::read_to_string(log("sdk-validator-0")).unwrap_or_default()
 		);
 		tokio::time::sleep(Duration::from_secs(2)).await;
 	};
 	let context = || {
 		format!(
 			"validator log:\n{}\nminer-0 log:\n{}",
-			std::fs::read_to_string(log("validator-0")).unwrap_or_default(),
-			std::fs::read_to_string(log("miner-0")).unwrap_or_default()
+			std::fs::read_to_string(log("sdk-validator-0")).unwrap_or_default(),
+			std::fs::read_to_string(log("sdk-miner-0")).unwrap_or_default()
 		)
 	};
 	assert!(event(&validator, "error").is_empty(), "{}", context());
-	// Miners: registered through the SDK, axon served and listening.
+	// Miners: registered through the SDK (one of them after a nonce clash with the other, as
+	// they share a coldkey), axon served and listening.
 	let mut miner_uids = Vec::new();
 	for replica in 0..2 {
-		let events = events_of(&log(&format!("miner-{replica}")));
-		let registered = event(&events, "registered");
-		let uid = registered
+		let events = events_of(&log(&format!("sdk-miner-{replica}")));
+		let uid = event(&events, "registered")
 			.first()
 			.and_then(|e| e["uid"].as_u64())
-			.unwrap_or_else(|| panic!("miner-{replica} did not register: {events:#?}"));
+			.unwrap_or_else(|| panic!("sdk-miner-{replica} did not register: {events:#?}"));
 		miner_uids.push(uid);
 		assert!(
-			!event(&events, "axon_listening").is_empty(),
-			"miner-{replica}: {events:#?}"
+			!event(&events, "axon_served").is_empty(),
+			"sdk-miner-{replica}: {events:#?}"
 		);
 	}
 	// The validator: registered, permitted, weights set twice and read back from chain storage,
@@ -412,9 +454,83 @@ async fn the_bittensor_sdk_registers_serves_and_sets_weights_as_workloads_on_a_s
 				.collect()
 		})
 		.unwrap_or_default();
+	assert!(!row.is_empty());
 	assert_eq!(
 		row, sdk_row,
 		"Weights[2][{vuid}] on chain vs what the SDK read back"
 	);
+	let run_id = fork.run_id.clone();
 	fork.down();
+	super::rehearse::assert_no_nodes_left(&run_id);
+	run_id
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bittensor_sdk_registers_serves_and_sets_weights_as_workloads_on_a_subtensor_fork() {
+	let source = shared_subtensor_source().await;
+	let venv = std::env::var_os("STAGENET_BITTENSOR_VENV")
+		.map(std::path::PathBuf::from)
+		.unwrap_or_else(|| {
+			std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
+				.join(".cache/stagenet/bittensor-venv")
+		});
+	assert!(
+		venv.join("bin/python").exists(),
+		"the Bittensor SDK venv `{}` is missing (hint: run `scripts/setup-bittensor`)",
+		venv.display()
+	);
+	fork_onto_218(&source);
+	workloads_register_serve_and_set_weights(
+		"subtensor-workloads",
+		"subtensor-workloads.yaml",
+		&[],
+	)
+	.await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_the_bittensor_sdk_workload_runs_from_its_image_beside_a_subtensor_fork() {
+	let source = shared_subtensor_source().await;
+	fork_onto_218(&source);
+	let (code, _, stderr) = run(&[
+		"image".as_ref(),
+		"build".as_ref(),
+		"--binary".as_ref(),
+		repo_root()
+			.join("target/test-chain/stagenet-test-node")
+			.as_os_str(),
+		"--tag".as_ref(),
+		"stagenet-test-node:local".as_ref(),
+	]);
+	assert_eq!(code, Some(0), "{stderr}");
+	// The SDK's image, FROM scratch: the venv, its interpreter, the scripts.
+	let out = std::process::Command::new(repo_root().join("scripts/build-bittensor-image"))
+		.env("STAGENET", env!("CARGO_BIN_EXE_stagenet"))
+		.output()
+		.expect("run scripts/build-bittensor-image");
+	assert!(
+		out.status.success(),
+		"scripts/build-bittensor-image:\n{}\n{}",
+		String::from_utf8_lossy(&out.stdout),
+		String::from_utf8_lossy(&out.stderr)
+	);
+	let run_id = workloads_register_serve_and_set_weights(
+		"subtensor-workloads-docker",
+		"subtensor-workloads-docker.yaml",
+		&["--provider", "docker"],
+	)
+	.await;
+	let out = std::process::Command::new("docker")
+		.args([
+			"ps",
+			"-aq",
+			"--filter",
+			&format!("label=stagenet.run={run_id}"),
+		])
+		.output()
+		.expect("docker ps");
+	assert!(
+		String::from_utf8_lossy(&out.stdout).trim().is_empty(),
+		"containers of run {run_id} left"
+	);
 }

@@ -193,9 +193,11 @@ impl Client {
 
 	/// Builds an image from a tar build context (a `Dockerfile` at its root) with the
 	/// classic builder, tags it `tag` and labels it. The build cannot reach any network.
+	/// The context arrives as a stream of chunks, so that a large one (a Python environment)
+	/// is never held in memory whole; an error item aborts the upload, and with it the build.
 	pub(crate) async fn build_image(
 		&self,
-		context: Vec<u8>,
+		context: BoxStream<'static, std::io::Result<Vec<u8>>>,
 		tag: &str,
 		labels: &BTreeMap<String, String>,
 	) -> Result<()> {
@@ -209,9 +211,8 @@ impl Client {
 			.networkmode("none")
 			.labels(&labels)
 			.build();
-		let mut stream =
-			self.docker
-				.build_image(options, None, Some(bollard::body_full(context.into())));
+		let body = bollard::body_try_stream(context.map(|chunk| chunk.map(Into::into)));
+		let mut stream = self.docker.build_image(options, None, Some(body));
 		let mut tail: Vec<String> = Vec::new();
 		while let Some(item) = stream.next().await {
 			let info = match item {
