@@ -104,15 +104,20 @@ impl Fork {
 		self.runs.join(&self.run_id)
 	}
 
-	/// The RPC URL of the run's RPC node, from `stagenet status --json`.
-	pub(crate) fn rpc_url(&self) -> String {
-		let (code, out, err) = run(&[
+	/// `stagenet status <run> --runs-dir <runs> --json`: exit code, stdout, stderr.
+	fn status(&self) -> (Option<i32>, String, String) {
+		run(&[
 			"status".as_ref(),
 			self.run_id.as_ref(),
 			"--runs-dir".as_ref(),
 			self.runs.as_os_str(),
 			"--json".as_ref(),
-		]);
+		])
+	}
+
+	/// The RPC URL of the run's RPC node, from `stagenet status --json`.
+	pub(crate) fn rpc_url(&self) -> String {
+		let (code, out, err) = self.status();
 		assert_eq!(code, Some(0), "status: {err}");
 		let s: serde_json::Value = serde_json::from_str(&out).expect("status --json");
 		s[0]["members"]
@@ -138,13 +143,7 @@ impl Fork {
 				);
 			}
 			if self.runs.join(&self.run_id).join("state.json").exists() {
-				let (code, out, err) = run(&[
-					"status".as_ref(),
-					self.run_id.as_ref(),
-					"--runs-dir".as_ref(),
-					self.runs.as_os_str(),
-					"--json".as_ref(),
-				]);
+				let (code, out, err) = self.status();
 				if code == Some(0) {
 					let s: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
 					if s[0]["phase"] == "ready" {
