@@ -118,12 +118,44 @@ pub async fn block_hash(node: &Node, n: u64) -> Result<Option<String>> {
 	call(node, "chain_getBlockHash", &[json!(n)]).await
 }
 
+/// The hash of block `n` given by the user: a refusal of the number itself (past the
+/// chain's block-number type, `u32` on Substrate nodes, which answer "`…` > u32::MAX, the max
+/// block number is u32") is bad input, not a failure of the node.
+async fn block_hash_of_input(node: &Node, n: u64) -> Result<Option<String>> {
+	match node.call("chain_getBlockHash", &[json!(n)]).await {
+		Ok(h) => Ok(h),
+		Err(CallError::Node { code, message }) => Err(SnapshotError::InvalidInput {
+			reason: format!(
+				"block #{n} cannot be asked of the node at `{}`: it refused the number \
+				 ({message}, code {code})",
+				node.shown_url()
+			),
+			hint: if message.contains("u32") {
+				format!(
+					"this chain numbers its blocks with u32: pass an `--at` of at most {}; its best \
+					 block is #{}",
+					u32::MAX,
+					best_number(node)
+						.await
+						.map(|b| b.to_string())
+						.unwrap_or_else(|_| "unknown".into())
+				)
+			} else {
+				"pass an `--at` the node knows: a block number up to its best block, or a block \
+				 hash"
+					.into()
+			},
+		}),
+		Err(e) => Err(rpc_err(node, "chain_getBlockHash", e)),
+	}
+}
+
 /// Resolves the block to pin (the finalized head when `at` is `None`) and reads its header.
 pub async fn resolve_block(node: &Node, at: Option<&BlockRef>) -> Result<BlockInfo> {
 	let hash = match at {
 		None => call::<String>(node, "chain_getFinalizedHead", &[]).await?,
 		Some(BlockRef::Hash(h)) => h.clone(),
-		Some(BlockRef::Number(n)) => match block_hash(node, *n).await? {
+		Some(BlockRef::Number(n)) => match block_hash_of_input(node, *n).await? {
 			Some(h) => h,
 			None => {
 				return Err(SnapshotError::UnknownBlock {
@@ -292,12 +324,7 @@ pub async fn metadata_of_node(url: &str) -> Result<Vec<u8>> {
 			request_timeout: std::time::Duration::from_secs(60),
 		},
 	)
-	.await
-	.map_err(|e| SnapshotError::Unreachable {
-		url: crate::rpc::without_credentials(url),
-		reason: e.connect_reason(),
-		hint: "check the URL and that the node runs".into(),
-	})?;
+	.await?;
 	let hash: String = call(&node, "chain_getFinalizedHead", &[]).await?;
 	metadata(&node, &hash).await
 }

@@ -227,6 +227,22 @@ pub async fn download(
 ) -> Result<DownloadSummary> {
 	let started = Instant::now();
 	let work = work_dir(&opts.out);
+	crate::rpc::check_ws_url(&opts.url).map_err(|p| SnapshotError::InvalidInput {
+		reason: format!(
+			"`--url {}` is not a node's WebSocket URL: {}",
+			without_credentials(&opts.url),
+			p.reason
+		),
+		hint: p.hint,
+	})?;
+	// Own `out` and its work directory before looking at them: a second download into the
+	// same `out` (a `--resume` while this one runs) is refused, naming this process, instead
+	// of mixing its parts with ours.
+	if let Some(dir) = opts.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+		std::fs::create_dir_all(dir).map_err(|e| SnapshotError::io("create", dir, e))?;
+	}
+	let _lock = stagenet_config::files::OutputLock::acquire(&opts.out)
+		.map_err(|source| SnapshotError::Locked { source })?;
 	if opts.out.exists() && !opts.force {
 		return Err(SnapshotError::OutputExists {
 			path: opts.out.clone(),
@@ -260,14 +276,7 @@ pub async fn download(
 			request_timeout: opts.request_timeout,
 		},
 	)
-	.await
-	.map_err(|e| SnapshotError::Unreachable {
-		url: without_credentials(&opts.url),
-		reason: e.connect_reason(),
-		hint: "check the URL (`ws://host:port`) and that the node runs with its RPC server \
-		       reachable from here"
-			.into(),
-	})?;
+	.await?;
 
 	let (checkpoint, metadata) = if resuming {
 		let cp = Checkpoint::load(&work.join("checkpoint.json"))?;

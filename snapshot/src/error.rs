@@ -55,6 +55,25 @@ pub enum SnapshotError {
 		/// What to do.
 		hint: String,
 	},
+	/// The endpoint answered, but not as a Substrate JSON-RPC endpoint does (an HTML page,
+	/// garbage bytes, frames that are not JSON-RPC): bad input, not worth retrying.
+	#[error("`{url}`: {seen} (hint: {hint})")]
+	NotJsonRpc {
+		/// The URL (without credentials).
+		url: String,
+		/// What it answered, starting with "this is not a Substrate JSON-RPC endpoint".
+		seen: String,
+		/// What to do.
+		hint: String,
+	},
+	/// Another process writes the same output (its lock is held), or the lock could not be
+	/// taken.
+	#[error("{source}")]
+	Locked {
+		/// The cause, naming the holder.
+		#[source]
+		source: stagenet_config::files::LockError,
+	},
 	/// The node answered an RPC call with an error or an answer we cannot use.
 	#[error("`{method}` failed on `{url}`: {reason}")]
 	Rpc {
@@ -121,16 +140,18 @@ pub enum SnapshotError {
 		/// What was seen.
 		reason: String,
 	},
-	/// The file is a snapshot of a format version this build does not read.
-	#[error(
-		"`{path}` is a snapshot of format version {found}; this stagenet reads version {supported} \
-		 (hint: take the snapshot again with this stagenet, or use the stagenet that wrote it)"
-	)]
+	/// The file declares a format version this build does not read: a newer one, one no
+	/// stagenet writes, or one its footer contradicts (a damaged preamble).
+	#[error("{}", wrong_version(path, *found, raw, *footer, *supported))]
 	WrongVersion {
 		/// The file.
 		path: PathBuf,
-		/// The version in the file.
+		/// The version in the preamble.
 		found: u32,
+		/// The preamble's version bytes as read (0x hex).
+		raw: String,
+		/// The version the footer declares, when the footer is readable.
+		footer: Option<u32>,
 		/// The version this build reads.
 		supported: u32,
 	},
@@ -202,6 +223,36 @@ pub enum SnapshotError {
 	},
 }
 
+fn wrong_version(
+	path: &std::path::Path,
+	found: u32,
+	raw: &str,
+	footer: Option<u32>,
+	supported: u32,
+) -> String {
+	let path = path.display();
+	let seen = format!("bytes 8..12 of its preamble read `{raw}` (format version {found})");
+	if footer == Some(supported) {
+		format!(
+			"`{path}` declares an unknown format version: {seen}, but its footer says version \
+			 {supported}: the preamble is damaged (hint: the file was damaged after it was \
+			 written; take the snapshot again or restore it from a good copy)"
+		)
+	} else if found > supported {
+		format!(
+			"`{path}` has an unsupported format version: {seen}, newer than version {supported}, \
+			 the one this stagenet reads (hint: use the stagenet that wrote it, or take the \
+			 snapshot again with this one)"
+		)
+	} else {
+		format!(
+			"`{path}` declares an unknown format version: {seen}, which no stagenet writes; this \
+			 stagenet reads version {supported} (hint: the file is damaged or not a stagenet \
+			 snapshot; take the snapshot again)"
+		)
+	}
+}
+
 fn disk_hint(e: &std::io::Error) -> &'static str {
 	if is_disk_full(e) {
 		" (hint: the disk is full; free space and run again with `--resume`: everything written \
@@ -222,19 +273,22 @@ impl SnapshotError {
 		matches!(
 			self,
 			Self::RootMismatch { .. } | Self::Corrupt { .. } | Self::Truncated { .. }
-		)
+		) || matches!(self, Self::WrongVersion { footer: Some(f), supported, .. } if f == supported)
 	}
 
 	/// A failure of the machine or the node rather than of the input: I/O, an unreachable or
 	/// misbehaving node. `stagenet` maps these to exit code 3.
 	pub fn is_infrastructure(&self) -> bool {
-		matches!(
-			self,
-			Self::Io { .. }
-				| Self::Unreachable { .. }
-				| Self::Rpc { .. }
-				| Self::Inconsistent { .. }
-		)
+		match self {
+			Self::Locked { source } => !source.is_held(),
+			_ => matches!(
+				self,
+				Self::Io { .. }
+					| Self::Unreachable { .. }
+					| Self::Rpc { .. }
+					| Self::Inconsistent { .. }
+			),
+		}
 	}
 
 	/// The disk filled up.

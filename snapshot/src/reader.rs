@@ -4,7 +4,7 @@ use crate::{
 	error::{Result, SnapshotError},
 	format::{
 		self, hex0x, unhex, ChunkEntry, ChunkHeader, Footer, Header, Index, CHILD_STORAGE_PREFIX,
-		CHUNK_HEADER_LEN, FOOTER_LEN, FORMAT_VERSION, MAGIC, PREAMBLE_LEN,
+		CHUNK_HEADER_LEN, END_MAGIC, FOOTER_LEN, FOOTER_MAGIC, FORMAT_VERSION, MAGIC, PREAMBLE_LEN,
 	},
 	trie::{RootBuilder, StateVersion},
 };
@@ -74,27 +74,66 @@ impl Reader {
 			});
 		}
 		let version = u32::from_le_bytes([pre[8], pre[9], pre[10], pre[11]]);
+		let mut tail = vec![0u8; FOOTER_LEN as usize];
+		let footer = if len >= PREAMBLE_LEN + FOOTER_LEN {
+			read_exact_at(&mut file, path, len - FOOTER_LEN, &mut tail)?;
+			Footer::decode(&tail)
+		} else {
+			None
+		};
 		if version != FORMAT_VERSION {
 			return Err(SnapshotError::WrongVersion {
 				path: path.into(),
 				found: version,
+				raw: hex0x(&pre[8..12]),
+				footer: footer.map(|f| f.version),
 				supported: FORMAT_VERSION,
 			});
 		}
-		let footer = if len >= PREAMBLE_LEN + FOOTER_LEN {
-			let mut fb = vec![0u8; FOOTER_LEN as usize];
-			read_exact_at(&mut file, path, len - FOOTER_LEN, &mut fb)?;
-			Footer::decode(&fb)
-		} else {
-			None
-		};
 		let Some(footer) = footer else {
+			// One magic of the footer in place and the other not: the footer is damaged, the
+			// file has its full length.
+			let magic_at_start = len >= PREAMBLE_LEN + FOOTER_LEN && &tail[..8] == FOOTER_MAGIC;
+			let magic_at_end =
+				len >= PREAMBLE_LEN + FOOTER_LEN && &tail[tail.len() - 4..] == END_MAGIC;
+			if magic_at_start || magic_at_end {
+				return Err(SnapshotError::Corrupt {
+					path: path.into(),
+					chunk: None,
+					reason: format!(
+						"the footer (its last {FOOTER_LEN} bytes) is damaged: it {} but {} (the \
+						 file has its full length: it was damaged, not cut short)",
+						if magic_at_start {
+							"starts with `STGNSNPF`"
+						} else {
+							"ends with `END!`"
+						},
+						if magic_at_start {
+							format!("ends with `{}`, not `END!`", hex0x(&tail[tail.len() - 4..]))
+						} else {
+							format!("starts with `{}`, not `STGNSNPF`", hex0x(&tail[..8]))
+						}
+					),
+				});
+			}
 			let reason = describe_truncation(&mut file, path, len)?;
 			return Err(SnapshotError::Truncated {
 				path: path.into(),
 				reason,
 			});
 		};
+		if footer.version != FORMAT_VERSION {
+			return Err(SnapshotError::Corrupt {
+				path: path.into(),
+				chunk: None,
+				reason: format!(
+					"the footer is damaged: its format version reads `{}` ({}) where the preamble \
+					 says {FORMAT_VERSION}",
+					hex0x(&footer.version.to_le_bytes()),
+					footer.version
+				),
+			});
+		}
 		let body_end = len - FOOTER_LEN;
 		let section_ok = |off: u64, l: u64| off.checked_add(l).is_some_and(|e| e <= body_end);
 		if !section_ok(footer.header_off, footer.header_len)
@@ -106,7 +145,7 @@ impl Reader {
 			return Err(SnapshotError::Corrupt {
 				path: path.into(),
 				chunk: None,
-				reason: "the footer points outside the file".into(),
+				reason: "the footer is damaged: its offsets point outside the file".into(),
 			});
 		}
 		let mut hb = vec![0u8; footer.header_len as usize];
@@ -114,14 +153,18 @@ impl Reader {
 		let header: Header = serde_json::from_slice(&hb).map_err(|e| SnapshotError::Corrupt {
 			path: path.into(),
 			chunk: None,
-			reason: format!("the header does not parse: {e}"),
+			reason: format!(
+				"the header does not parse (it or the footer's offsets are damaged): {e}"
+			),
 		})?;
 		let mut ib = vec![0u8; footer.index_len as usize];
 		read_exact_at(&mut file, path, footer.index_off, &mut ib)?;
 		let index: Index = serde_json::from_slice(&ib).map_err(|e| SnapshotError::Corrupt {
 			path: path.into(),
 			chunk: None,
-			reason: format!("the index does not parse: {e}"),
+			reason: format!(
+				"the index does not parse (it or the footer's offsets are damaged): {e}"
+			),
 		})?;
 		Ok(Self {
 			path: path.into(),
@@ -447,7 +490,8 @@ impl Reader {
 				path: self.path.clone(),
 				chunk: None,
 				reason: "the whole-file checksum does not match (the damage lies outside the \
-				         chunks: header, metadata or index)"
+				         chunks: in the header, the metadata, the index, or the checksum in the \
+				         footer)"
 					.into(),
 			});
 		}

@@ -1,6 +1,13 @@
 //! A small pool of JSON-RPC (WebSocket) connections to one node, with reconnection and
 //! backoff: a dropped connection is re-established and the call retried until the retry
 //! window closes.
+//!
+//! Opening the first connection is checked, so that an endpoint that is not a node fails in
+//! seconds instead of after the retry window: the URL must be `ws://` or `wss://`; the
+//! WebSocket handshake must be answered within [`HANDSHAKE_TIMEOUT`]; and a first JSON-RPC
+//! request (`system_chain`) must be answered with JSON-RPC within [`PROBE_TIMEOUT`]. An
+//! endpoint that answers with something else (an HTML page, garbage bytes, non-JSON frames)
+//! is refused as "not a Substrate JSON-RPC endpoint", naming what it answered.
 
 use jsonrpsee::{
 	core::{client::ClientT, params::ArrayParams, ClientError},
@@ -16,6 +23,8 @@ use std::{
 	time::{Duration, Instant},
 };
 use tokio::sync::Mutex;
+
+use crate::error::SnapshotError;
 
 /// JSON-RPC error code of a response over the server's size limit (jsonrpsee servers).
 pub const OVERSIZED_RESPONSE_CODE: i32 = -32008;
@@ -111,6 +120,277 @@ pub fn without_credentials(url: &str) -> String {
 	}
 }
 
+/// How long the WebSocket handshake (TCP connect and HTTP upgrade) of a first connection may
+/// take: a node answers it at once.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the first JSON-RPC request (`system_chain`) may wait for its answer (or the
+/// request timeout, when shorter): a node answers it at once.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a node URL is refused before connecting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlProblem {
+	/// What is wrong with it.
+	pub reason: String,
+	/// What to do.
+	pub hint: String,
+}
+
+/// Checks that `url` is a WebSocket URL (`ws://` or `wss://`) with a host and, if given, a
+/// numeric port.
+pub fn check_ws_url(url: &str) -> Result<(), UrlProblem> {
+	let example = "e.g. `--url ws://127.0.0.1:9944`";
+	let problem = |reason: String, hint: String| Err(UrlProblem { reason, hint });
+	let Some((scheme, rest)) = url.split_once("://") else {
+		return problem(
+			"it is not a URL (no `scheme://`)".into(),
+			format!("use ws:// or wss:// with the node's RPC host and port, {example}"),
+		);
+	};
+	match scheme.to_ascii_lowercase().as_str() {
+		"ws" | "wss" => {}
+		"http" | "https" => {
+			return problem(
+				format!(
+					"`{scheme}://` is an HTTP URL; stagenet talks to nodes over WebSocket \
+					 JSON-RPC"
+				),
+				format!(
+					"use ws:// or wss:// (a Substrate node serves both on its RPC port: \
+					 `ws{}://{}`)",
+					if scheme.eq_ignore_ascii_case("https") {
+						"s"
+					} else {
+						""
+					},
+					rest
+				),
+			)
+		}
+		_ => {
+			return problem(
+				format!("scheme `{scheme}` is not `ws` or `wss`"),
+				format!("use ws:// or wss://, {example}"),
+			)
+		}
+	}
+	let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+	let host = authority.rsplit('@').next().unwrap_or_default();
+	if host.is_empty() || host.starts_with(':') {
+		return problem(
+			"it has no host".into(),
+			format!("name the node's host, {example}"),
+		);
+	}
+	if let Some((_, port)) = host.rsplit_once(':') {
+		if !host.ends_with(']') && port.parse::<u16>().is_err() {
+			return problem(
+				format!("port `{port}` is not a number from 0 to 65535"),
+				format!("give the node's RPC port, {example}"),
+			);
+		}
+	}
+	Ok(())
+}
+
+/// Why a first connection to an endpoint failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenError {
+	/// The endpoint answered, but not as a Substrate JSON-RPC endpoint does.
+	NotJsonRpc {
+		/// What it answered.
+		seen: String,
+	},
+	/// The endpoint accepted the connection but did not answer in time.
+	Silent {
+		/// What was awaited.
+		awaited: String,
+		/// How long.
+		waited: Duration,
+	},
+	/// The endpoint could not be reached (refused, reset, name not resolved, a proxy's 5xx).
+	Unreachable {
+		/// What was seen.
+		reason: String,
+	},
+}
+
+impl std::fmt::Display for OpenError {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		match self {
+			Self::NotJsonRpc { seen } => {
+				write!(f, "this is not a Substrate JSON-RPC endpoint: {seen}")
+			}
+			Self::Silent { awaited, waited } => write!(
+				f,
+				"it accepted the connection but sent no answer to {awaited} within {}",
+				humanize(*waited)
+			),
+			Self::Unreachable { reason } => f.write_str(reason),
+		}
+	}
+}
+
+impl OpenError {
+	/// The hint that goes with the error.
+	pub fn hint(&self) -> &'static str {
+		match self {
+			Self::NotJsonRpc { .. } => {
+				"check `--url`: it must name a Substrate node's RPC port (`ws://host:9944`), \
+				 not a web page, a proxy's front page or another service"
+			}
+			Self::Silent { .. } => {
+				"a node answers at once: check that `--url` names a Substrate node's RPC port \
+				 and that the node is not stuck"
+			}
+			Self::Unreachable { .. } => {
+				"check the URL (`ws://host:port`) and that the node runs with its RPC server \
+				 reachable from here"
+			}
+		}
+	}
+
+	/// Whether the endpoint is not a JSON-RPC endpoint at all (bad input).
+	pub fn is_not_json_rpc(&self) -> bool {
+		matches!(self, Self::NotJsonRpc { .. })
+	}
+}
+
+/// Classifies a failed WebSocket handshake. jsonrpsee reports it as a boxed transport error
+/// whose text is that of its `WsHandshakeError` (0.26): `Connection rejected with status code:
+/// N`, `Connection timeout exceeded: …`, `Error when opening the TCP socket: …`, or the
+/// handshake parser's error (`http version was not 1.1`, `header … not found`, …) when the
+/// answer is not an HTTP upgrade.
+fn classify_handshake(e: &ClientError, waited: Duration) -> OpenError {
+	let text = match e {
+		ClientError::Transport(inner) => inner.to_string(),
+		other => other.to_string(),
+	};
+	let lower = text.to_ascii_lowercase();
+	if let Some(code) = lower
+		.strip_prefix("connection rejected with status code: ")
+		.and_then(|c| c.trim().parse::<u16>().ok())
+	{
+		if code >= 500 {
+			return OpenError::Unreachable {
+				reason: format!(
+					"the WebSocket handshake was answered with HTTP status {code} (a server error: \
+					 a proxy in front of a node that is down?)"
+				),
+			};
+		}
+		return OpenError::NotJsonRpc {
+			seen: format!(
+				"it answered the WebSocket handshake with HTTP status {code} instead of 101 \
+				 Switching Protocols (a web server, or an HTTP-only endpoint)"
+			),
+		};
+	}
+	if lower.starts_with("connection redirected") {
+		return OpenError::NotJsonRpc {
+			seen: format!("it answered the WebSocket handshake with a redirection: {text}"),
+		};
+	}
+	if lower.starts_with("connection timeout exceeded") {
+		return OpenError::Silent {
+			awaited: "the WebSocket handshake (its HTTP upgrade)".into(),
+			waited,
+		};
+	}
+	let transport = lower.starts_with("error when opening the tcp socket")
+		|| lower.starts_with("i/o error")
+		|| lower.starts_with("failed to resolve")
+		|| lower.starts_with("no ip address")
+		|| lower.starts_with("failed to load system certs")
+		|| lower.starts_with("invalid url");
+	if transport {
+		return OpenError::Unreachable { reason: text };
+	}
+	OpenError::NotJsonRpc {
+		seen: format!("its answer to the WebSocket handshake is not an HTTP upgrade ({text})"),
+	}
+}
+
+/// Classifies the outcome of the first request, `system_chain`.
+fn classify_probe(
+	res: Result<Result<Value, ClientError>, tokio::time::error::Elapsed>,
+	waited: Duration,
+) -> Result<(), OpenError> {
+	let awaited = "its first JSON-RPC request (`system_chain`)";
+	match res {
+		Ok(Ok(_)) => Ok(()),
+		Err(_) | Ok(Err(ClientError::RequestTimeout)) => Err(OpenError::Silent {
+			awaited: awaited.into(),
+			waited,
+		}),
+		// A JSON-RPC error is a JSON-RPC answer; only "method not found" says that this is
+		// not a Substrate node.
+		Ok(Err(ClientError::Call(e))) if e.code() == -32601 => Err(OpenError::NotJsonRpc {
+			seen: format!(
+				"it answers JSON-RPC but does not know `system_chain` ({}), which every \
+				 Substrate node serves",
+				e.message()
+			),
+		}),
+		Ok(Err(ClientError::Call(_))) => Ok(()),
+		Ok(Err(ClientError::ParseError(e))) => Err(OpenError::NotJsonRpc {
+			seen: format!("its answer to {awaited} does not parse: {e}"),
+		}),
+		Ok(Err(ClientError::RestartNeeded(inner))) => match &*inner {
+			// jsonrpsee closes the connection on a message it cannot parse as JSON-RPC.
+			ClientError::Custom(m) if m.starts_with("Unparseable message") => {
+				Err(OpenError::NotJsonRpc {
+					seen: format!(
+						"it answered {awaited} with a message that is not JSON-RPC ({})",
+						m.trim_start_matches("Unparseable message: ")
+					),
+				})
+			}
+			other => Err(OpenError::Unreachable {
+				reason: format!("the connection closed before it answered {awaited}: {other}"),
+			}),
+		},
+		Ok(Err(e)) => Err(OpenError::Unreachable {
+			reason: format!("{awaited} failed: {e}"),
+		}),
+	}
+}
+
+/// Opens a first WebSocket connection with `builder` and checks that the endpoint answers
+/// JSON-RPC (see the module documentation). `request_timeout` bounds the probe when it is
+/// shorter than [`PROBE_TIMEOUT`].
+pub async fn open_checked(
+	builder: WsClientBuilder,
+	url: &str,
+	request_timeout: Duration,
+) -> Result<WsClient, OpenError> {
+	let started = Instant::now();
+	let built = tokio::time::timeout(
+		HANDSHAKE_TIMEOUT,
+		builder.connection_timeout(HANDSHAKE_TIMEOUT).build(url),
+	)
+	.await;
+	let client = match built {
+		Ok(Ok(c)) => c,
+		Ok(Err(e)) => return Err(classify_handshake(&e, started.elapsed())),
+		Err(_) => {
+			return Err(OpenError::Silent {
+				awaited: "the WebSocket handshake (its HTTP upgrade)".into(),
+				waited: started.elapsed(),
+			})
+		}
+	};
+	let limit = request_timeout.min(PROBE_TIMEOUT);
+	let started = Instant::now();
+	let res = tokio::time::timeout(
+		limit,
+		client.request::<Value, _>("system_chain", ArrayParams::new()),
+	)
+	.await;
+	classify_probe(res, started.elapsed())?;
+	Ok(client)
+}
+
 /// Connection settings.
 #[derive(Debug, Clone)]
 pub struct NodeOptions {
@@ -132,21 +412,44 @@ pub struct Node {
 }
 
 impl Node {
-	/// Connects the first connection (so a wrong URL fails at once); the others connect on
-	/// first use.
-	pub async fn connect(url: &str, opts: NodeOptions) -> Result<Self, CallError> {
+	/// Connects the first connection, checked (see the module documentation), so that a
+	/// wrong URL or an endpoint that is not a node fails at once; the others connect on first
+	/// use.
+	pub async fn connect(url: &str, opts: NodeOptions) -> crate::error::Result<Self> {
+		let shown = without_credentials(url);
+		check_ws_url(url).map_err(|p| SnapshotError::InvalidInput {
+			reason: format!(
+				"`--url {shown}` is not a node's WebSocket URL: {}",
+				p.reason
+			),
+			hint: p.hint,
+		})?;
 		let n = opts.connections.max(1);
 		let node = Self {
 			url: url.to_string(),
-			shown: without_credentials(url),
+			shown,
 			opts,
 			slots: (0..n).map(|_| Mutex::new(None)).collect(),
 			next: AtomicUsize::new(0),
 		};
-		let client = node.build().await.map_err(|e| CallError::Lost {
-			reason: e,
-			tried_for: Duration::ZERO,
-		})?;
+		let client = open_checked(node.builder(), &node.url, node.opts.request_timeout)
+			.await
+			.map_err(|e| {
+				let hint = e.hint().to_string();
+				if e.is_not_json_rpc() {
+					SnapshotError::NotJsonRpc {
+						url: node.shown.clone(),
+						seen: e.to_string(),
+						hint,
+					}
+				} else {
+					SnapshotError::Unreachable {
+						url: node.shown.clone(),
+						reason: e.to_string(),
+						hint,
+					}
+				}
+			})?;
 		*node.slots[0].lock().await = Some(Arc::new(client));
 		Ok(node)
 	}
@@ -156,13 +459,17 @@ impl Node {
 		&self.shown
 	}
 
-	async fn build(&self) -> Result<WsClient, String> {
+	fn builder(&self) -> WsClientBuilder {
 		WsClientBuilder::default()
 			.max_response_size(u32::MAX)
 			.max_request_size(64 << 20)
 			.request_timeout(self.opts.request_timeout)
-			.connection_timeout(Duration::from_secs(10))
+			.connection_timeout(HANDSHAKE_TIMEOUT)
 			.max_concurrent_requests(1024)
+	}
+
+	async fn build(&self) -> Result<WsClient, String> {
+		self.builder()
 			.build(&self.url)
 			.await
 			.map_err(|e| e.to_string())

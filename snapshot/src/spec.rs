@@ -318,6 +318,12 @@ fn custom_section<'a>(wasm: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
 
 /// Reads a raw chain spec into a snapshot.
 pub fn from_spec(opts: &FromSpecOptions) -> Result<FromSpecSummary> {
+	// Own `out` (and its `.sort` work directory) before looking at it.
+	if let Some(dir) = opts.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+		std::fs::create_dir_all(dir).map_err(|e| SnapshotError::io("create", dir, e))?;
+	}
+	let _lock = stagenet_config::files::OutputLock::acquire(&opts.out)
+		.map_err(|source| SnapshotError::Locked { source })?;
 	if opts.out.exists() && !opts.force {
 		return Err(SnapshotError::OutputExists {
 			path: opts.out.clone(),

@@ -180,8 +180,16 @@ pub fn render(s: &ForkSummary) -> String {
 		} else {
 			String::new()
 		};
+		let capped = if r.capped > 0 {
+			format!(
+				", {} capped at the type's maximum (\"never\"): past what it can count",
+				r.capped
+			)
+		} else {
+			String::new()
+		};
 		line(format!(
-			"    {:<34} {} entries: {} rebased, {} kept (0 or max){clip}",
+			"    {:<34} {} entries: {} rebased, {} kept (0 or max){clip}{capped}",
 			r.item, r.entries, r.rebased, r.kept
 		));
 	}

@@ -52,10 +52,18 @@ pub struct LogsArgs {
 pub struct DownArgs {
 	/// The run to remove.
 	run: Option<String>,
-	/// Remove every run of the runs directory and every resource labelled by stagenet on
-	/// every provider that can be reached (local processes, Docker).
+	/// Remove every run of the runs directory, and every resource (local process, Docker
+	/// container, network, volume) labelled with this runs directory and this user, also of
+	/// runs whose state file is gone. Runs of other runs directories and users are left alone.
 	#[arg(long, conflicts_with = "run")]
 	all: bool,
+	/// Remove every resource labelled by stagenet on this machine, of every runs directory
+	/// and every user that can be reached: lists each before removing it.
+	#[arg(long, conflicts_with_all = ["run", "all"])]
+	machine: bool,
+	/// With `--machine`: only list what would be removed.
+	#[arg(long, requires = "machine")]
+	dry_run: bool,
 	/// Directory holding one directory per run.
 	#[arg(long, default_value = crate::up::DEFAULT_RUNS_DIR)]
 	runs_dir: PathBuf,
@@ -153,7 +161,8 @@ pub async fn status(args: StatusArgs) -> Result<(), Failure> {
 		println!("no runs in `{}`", args.runs_dir.display());
 	}
 	for (run, alive, members) in report {
-		let phase = if alive || matches!(run.phase, Phase::Down | Phase::Failed) {
+		let ended = matches!(run.phase, Phase::Down | Phase::Failed | Phase::Interrupted);
+		let phase = if alive || ended {
 			format!("{:?}", run.phase).to_lowercase()
 		} else {
 			format!(
@@ -269,10 +278,14 @@ pub async fn logs(args: LogsArgs) -> Result<(), Failure> {
 				while let Some(pos) = partial[i].find('\n') {
 					let line: String = partial[i].drain(..=pos).collect();
 					let line = line.trim_end_matches('\n');
-					if prefix {
-						let _ = writeln!(out, "{:<10} | {line}", m.name);
+					let written = if prefix {
+						writeln!(out, "{:<10} | {line}", m.name)
 					} else {
-						let _ = writeln!(out, "{line}");
+						writeln!(out, "{line}")
+					};
+					// The reader went away (`logs --follow | head`): stop following.
+					if written.and_then(|()| out.flush()).is_err() {
+						return Ok(());
 					}
 				}
 				any = true;
@@ -289,6 +302,9 @@ pub async fn logs(args: LogsArgs) -> Result<(), Failure> {
 
 /// Runs `stagenet down`.
 pub async fn down(args: DownArgs) -> Result<(), Failure> {
+	if args.machine {
+		return down_machine(args.dry_run).await;
+	}
 	if !args.all && args.run.is_none() {
 		return Err(Failure::new(
 			EXIT_BAD_INPUT,
@@ -298,6 +314,17 @@ pub async fn down(args: DownArgs) -> Result<(), Failure> {
 			),
 		));
 	}
+	if args.runs_dir.exists() && !args.runs_dir.is_dir() {
+		return Err(Failure::new(
+			EXIT_BAD_INPUT,
+			format!(
+				"the runs directory `{}` is a file, not a directory (hint: pass `--runs-dir` \
+				 the directory `up` used)",
+				args.runs_dir.display()
+			),
+		));
+	}
+	let scope = stagenet_network::claim::scope_of(&args.runs_dir);
 	let runs: Vec<RunState> = match &args.run {
 		Some(run) => vec![load_run(&args.runs_dir, run)?],
 		None => list_runs(&args.runs_dir)
@@ -354,10 +381,22 @@ pub async fn down(args: DownArgs) -> Result<(), Failure> {
 			.map(|r| r.run_id.clone())
 			.collect();
 		if args.all {
+			let mut others = 0;
 			for r in p.resources().await? {
+				if r.scope.as_deref() != Some(scope.as_str()) {
+					others += 1;
+					continue;
+				}
 				if !run_ids.contains(&r.run_id) {
 					run_ids.push(r.run_id);
 				}
+			}
+			if others > 0 {
+				println!(
+					"left alone: {others} {} resource(s) of other runs directories or users \
+					 (`stagenet down --machine` lists and removes them)",
+					p.name()
+				);
 			}
 		}
 		for run_id in run_ids {
@@ -385,6 +424,62 @@ pub async fn down(args: DownArgs) -> Result<(), Failure> {
 	}
 	if removed == 0 {
 		println!("nothing was left to remove");
+	}
+	Ok(())
+}
+
+/// `stagenet down --machine`: every resource labelled by stagenet on every provider that can
+/// be reached, whatever its runs directory or user; each is listed before it is removed.
+async fn down_machine(dry_run: bool) -> Result<(), Failure> {
+	let mut removed = 0;
+	for kind in [ProviderKind::Local, ProviderKind::Docker] {
+		let p = match provider(kind).await {
+			Ok(p) => p,
+			Err(e) => {
+				eprintln!("warning: skipping the {kind:?} provider: {e}");
+				continue;
+			}
+		};
+		let found = p.resources().await?;
+		let mut run_ids: Vec<String> = Vec::new();
+		for r in &found {
+			println!(
+				"{} {} {} of run {} ({}, {})",
+				if dry_run {
+					"would remove"
+				} else {
+					"will remove"
+				},
+				r.kind,
+				r.name,
+				r.run_id,
+				p.name(),
+				r.scope
+					.as_deref()
+					.map_or_else(|| "no scope label".to_string(), |s| format!("scope {s}"))
+			);
+			if !run_ids.contains(&r.run_id) {
+				run_ids.push(r.run_id.clone());
+			}
+		}
+		if dry_run {
+			continue;
+		}
+		for run_id in run_ids {
+			let gone = p.destroy_run(&run_id).await?;
+			for r in &gone {
+				println!(
+					"removed {} {} of run {run_id} ({})",
+					r.kind,
+					r.name,
+					p.name()
+				);
+			}
+			removed += gone.len();
+		}
+	}
+	if removed == 0 && !dry_run {
+		println!("nothing labelled by stagenet was found on this machine");
 	}
 	Ok(())
 }

@@ -2,6 +2,44 @@
 //! its outcome to the documented exit codes: 0 pass, 1 gate failed, 2 bad input,
 //! 3 infrastructure failure.
 
+/// Whether standard output was closed by its reader (`stagenet … | head -1`): printing then
+/// stops quietly, and followers (`logs --follow`) end.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes to standard output; a closed pipe (EPIPE) is remembered instead of panicking as
+/// `std::println!` would. Every module of this crate uses these two macros, which shadow the
+/// standard ones (they are defined before the modules).
+fn write_stdout(args: std::fmt::Arguments<'_>) {
+	use std::io::Write as _;
+	if STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed) {
+		return;
+	}
+	let mut out = std::io::stdout().lock();
+	if out.write_fmt(args).and_then(|()| out.flush()).is_err() {
+		STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::Relaxed);
+	}
+}
+
+/// Whether standard output's reader has gone away.
+pub fn stdout_closed() -> bool {
+	STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+macro_rules! println {
+	() => {
+		$crate::write_stdout(format_args!("\n"))
+	};
+	($($arg:tt)*) => {
+		$crate::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+	};
+}
+
+macro_rules! print {
+	($($arg:tt)*) => {
+		$crate::write_stdout(format_args!($($arg)*))
+	};
+}
+
 mod capture;
 mod failure;
 mod fork;
@@ -14,7 +52,6 @@ mod snapshot;
 mod stress;
 mod up;
 
-use failure::Failure;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -93,7 +130,7 @@ fn main() -> ExitCode {
 	};
 	let outcome = runtime.block_on(async {
 		match cli.command {
-			Command::Up(args) => up::run(args).await.map_err(Failure::from),
+			Command::Up(args) => up::run(args).await,
 			Command::Snapshot(args) => snapshot::run(args).await,
 			Command::Capture(args) => capture::run(args).await,
 			Command::Fork(args) => fork::run(args).await,

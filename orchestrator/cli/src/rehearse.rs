@@ -123,10 +123,20 @@ pub(crate) fn rpc_member<'a>(
 		})
 }
 
+/// Opens the store for a writer (`rehearse`): a SQLite file is created when missing.
 async fn open_store(target: &str) -> Result<Store, Failure> {
-	Store::open(target)
-		.await
-		.map_err(|e| Failure::new(EXIT_INFRA, e.to_string()))
+	Store::open(target).await.map_err(store_failure)
+}
+
+/// A store that cannot be opened: the target's fault is bad input, the database's is
+/// infrastructure.
+fn store_failure(e: stagenet_store::StoreError) -> Failure {
+	let code = if e.is_bad_target() {
+		EXIT_BAD_INPUT
+	} else {
+		EXIT_INFRA
+	};
+	Failure::new(code, e.to_string())
 }
 
 /// Runs `stagenet rehearse`.
@@ -136,6 +146,9 @@ pub async fn run(args: RehearseArgs) -> Result<(), Failure> {
 	for w in warnings {
 		eprintln!("warning: `{}`: {}", w.path, w.message);
 	}
+	// Runtimes the steps upgrade to are checked before anything starts.
+	stagenet_rehearse::rehearse::check_inputs(&scenario)
+		.map_err(|e| Failure::new(EXIT_BAD_INPUT, e.to_string()))?;
 	let run_id = args.run_id.clone().unwrap_or_else(|| {
 		format!(
 			"{}-{}",
@@ -146,8 +159,21 @@ pub async fn run(args: RehearseArgs) -> Result<(), Failure> {
 				.unwrap_or_default()
 		)
 	});
-	let run_dir = args.runs_dir.join(&run_id);
+	// Every id and path is checked, and the run owned, before anything is written.
+	let claim = stagenet_network::claim::claim_run(&args.runs_dir, &run_id, None)?;
+	let run_dir = claim.dir.clone();
 	let store = Arc::new(open_store(&args.database_url).await?);
+	if store.run(&run_id).await.is_ok() {
+		return Err(Failure::new(
+			EXIT_BAD_INPUT,
+			format!(
+				"run `{run_id}` already exists in the store `{}` (hint: choose another \
+				 `--run-id`, or leave it out for a fresh one; `stagenet report {run_id}` shows \
+				 the stored run)",
+				stagenet_store::db::redact(&args.database_url)
+			),
+		));
+	}
 	let mut stop = StopSignals::new()?;
 	let provider = provider(args.provider).await?;
 	println!(
@@ -158,20 +184,34 @@ pub async fn run(args: RehearseArgs) -> Result<(), Failure> {
 		provider.name()
 	);
 	let say: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(|line: &str| println!("  {line}"));
+	// A first stop signal (Ctrl-C, SIGTERM) stops the rehearsal in order: the run ends as
+	// `interrupted` (exit 3) with a partial report. A second one stops it at once.
+	let (interrupt, interrupt_rx) = tokio::sync::watch::channel(false);
+	let mut rehearsal = Box::pin(rehearse(RehearseOptions {
+		scenario,
+		provider,
+		run_dir: run_dir.clone(),
+		run_id: run_id.clone(),
+		store: store.clone(),
+		strict: args.strict,
+		say,
+		interrupt: Some(interrupt_rx),
+	}));
 	let outcome = tokio::select! {
-		outcome = rehearse(RehearseOptions {
-			scenario,
-			provider,
-			run_dir: run_dir.clone(),
-			run_id: run_id.clone(),
-			store: store.clone(),
-			strict: args.strict,
-			say,
-		}) => outcome,
+		outcome = &mut rehearsal => outcome,
 		_ = stop.recv() => {
-			// Dropping the rehearsal drops its network, whose providers clean up on drop.
-			let _ = store.finish_run(&run_id, stagenet_rehearse::monitor::now_ms(), Some(Verdict::Infrastructure), Some("interrupted".into())).await;
-			return Err(Failure::new(EXIT_INFRA, format!("rehearsal {run_id} interrupted (hint: `stagenet down {run_id}` removes anything left)")));
+			eprintln!("interrupted: stopping rehearsal {run_id} and keeping what was measured (send another Ctrl-C to stop at once)");
+			let _ = interrupt.send(true);
+			tokio::select! {
+				outcome = &mut rehearsal => outcome,
+				_ = stop.recv() => {
+					// Dropping the rehearsal drops its network, whose providers clean up on drop.
+					drop(rehearsal);
+					stagenet_rehearse::rehearse::mark_interrupted(&run_dir);
+					let _ = store.finish_run(&run_id, stagenet_rehearse::monitor::now_ms(), Some(Verdict::Interrupted), Some("interrupted twice: stopped at once, without a partial report".into())).await;
+					return Err(Failure::new(EXIT_INFRA, format!("rehearsal {run_id} interrupted twice and stopped at once (hint: `stagenet down {run_id}` removes anything left; `stagenet report {run_id}` shows what was recorded)")));
+				}
+			}
 		}
 	};
 	let report = match outcome {
@@ -229,6 +269,14 @@ fn write_reports(report: &RunReport, dir: &Path) -> Result<Vec<String>, Failure>
 fn verdict_result(report: &RunReport) -> Result<(), Failure> {
 	match report.verdict() {
 		Verdict::Pass => Ok(()),
+		v @ Verdict::Interrupted => Err(Failure::new(
+			v.exit_code(),
+			format!(
+				"run {} was interrupted before its verdict: {} (hint: the reports hold what was measured until then; rehearse again under a new run id for a verdict)",
+				report.run.id,
+				report.run.error.as_deref().unwrap_or("stopped by a signal")
+			),
+		)),
 		v => {
 			let failed: Vec<String> = report
 				.gates
@@ -365,16 +413,10 @@ pub async fn upgrade_run(args: UpgradeArgs) -> Result<(), Failure> {
 pub async fn report_run(args: ReportArgs) -> Result<(), Failure> {
 	let format =
 		Format::parse(&args.format).map_err(|e| Failure::new(EXIT_BAD_INPUT, e.to_string()))?;
-	if !args.database_url.contains("://")
-		&& !args.database_url.starts_with("sqlite:")
-		&& !Path::new(&args.database_url).exists()
-	{
-		return Err(Failure::new(
-			EXIT_BAD_INPUT,
-			format!("no store at `{}` (hint: `stagenet rehearse` writes it; pass `--database-url` if it wrote elsewhere)", args.database_url),
-		));
-	}
-	let store = open_store(&args.database_url).await?;
+	// A reader: a store that is not there is refused (in every form), never created empty.
+	let store = Store::open_existing(&args.database_url)
+		.await
+		.map_err(store_failure)?;
 	let Some(run) = args.run else {
 		let runs = store
 			.runs()

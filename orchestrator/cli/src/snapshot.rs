@@ -275,9 +275,10 @@ fn run_inspect(file: PathBuf, json: bool, items: bool) -> Result<(), Failure> {
 		"state root {} ({}; state version {})",
 		h.state_root,
 		if h.verified {
-			"verified against the block header"
+			"recorded as verified against the block header when written; not re-checked by \
+			 inspect"
 		} else {
-			"computed from the pairs"
+			"computed from the pairs when written; not re-checked by inspect"
 		},
 		h.state_version
 	);
@@ -299,6 +300,12 @@ fn run_inspect(file: PathBuf, json: bool, items: bool) -> Result<(), Failure> {
 		i.child_tries.len(),
 		mb(i.file_bytes),
 		i.chunks
+	);
+	println!("checked    {}", i.checked);
+	println!(
+		"unchecked  {} (hint: `stagenet snapshot verify {}` checks them)",
+		i.not_checked,
+		file.display()
 	);
 	if !i.has_metadata {
 		println!("(no metadata in this snapshot: pallets are shown by their key prefix)");

@@ -3,7 +3,9 @@
 
 use crate::{failure::Failure, EXIT_BAD_INPUT};
 use stagenet_config::{Chain, NodeDefaults, Topology};
-use stagenet_network::{gpu, provider::Resource, DynProvider, Network, NetworkError, NetworkPlan};
+use stagenet_network::{
+	claim::claim_run, gpu, provider::Resource, DynProvider, Network, NetworkError, NetworkPlan,
+};
 use std::{
 	collections::BTreeMap,
 	num::NonZeroU32,
@@ -166,10 +168,10 @@ pub async fn run(args: UpArgs) -> Result<(), Failure> {
 				.unwrap_or_default()
 		)
 	});
-	let dir = args
-		.base_dir
-		.clone()
-		.unwrap_or_else(|| args.runs_dir.join(&run_id));
+	// The run is checked and owned before anything of it is written (a second `up` of the
+	// same run is refused with who holds it).
+	let claim = claim_run(&args.runs_dir, &run_id, args.base_dir.as_deref())?;
+	let dir = claim.dir.clone();
 	// Listen before anything starts: SIGINT (Ctrl-C) or SIGTERM (`stagenet down` from
 	// another shell) at any moment stops the network.
 	let mut stop = StopSignals::new()?;

@@ -357,13 +357,13 @@ impl Default for Gates {
 #[non_exhaustive]
 pub enum ScenarioError {
 	/// The file cannot be read.
-	#[error("cannot read scenario `{file}`: {source}")]
+	#[error("{source}")]
 	Read {
 		/// The file.
 		file: PathBuf,
-		/// The cause.
+		/// The cause: unreadable, not a regular file, or too large.
 		#[source]
-		source: std::io::Error,
+		source: crate::files::ReadError,
 	},
 	/// The file has problems; all of them are listed.
 	#[error("scenario `{file}` has {} problem(s):\n{}", problems.len(), render(problems))]
@@ -525,7 +525,7 @@ impl Scenario {
 	/// (`strict` turns them into problems). Every problem is reported at once. Files it
 	/// names are checked to exist; their contents are read later.
 	pub fn load(file: &Path, strict: bool) -> Result<(Scenario, Vec<Problem>), ScenarioError> {
-		let text = std::fs::read_to_string(file).map_err(|source| ScenarioError::Read {
+		let text = crate::files::read_text_bounded(file, "scenario", crate::files::MAX_CONFIG_BYTES).map_err(|source| ScenarioError::Read {
 			file: file.to_path_buf(),
 			source,
 		})?;
@@ -671,12 +671,14 @@ fn existing_file(p: &mut Parser, path: &str, written: &str, what: &str) -> Optio
 	if resolved.is_file() {
 		return Some(resolved);
 	}
-	let reason = if resolved.is_dir() {
-		"is a directory"
-	} else {
-		"does not exist"
+	let reason = match std::fs::metadata(&resolved) {
+		Err(_) => "does not exist",
+		Ok(m) if m.is_dir() => "is a directory, not a regular file",
+		Ok(_) => "is not a regular file (a device, FIFO or socket)",
 	};
-	let hint = if written.contains("target/test-chain") {
+	let hint = if reason != "does not exist" {
+		" (hint: give the path of a file)"
+	} else if written.contains("target/test-chain") {
 		" (hint: `scripts/build-test-chain` builds the test chain's node and runtimes)"
 	} else if written.ends_with(".snap") {
 		" (hint: write it with `stagenet snapshot --url ws://… --out <file>`, or give \

@@ -301,13 +301,13 @@ pub struct Bounds {
 #[non_exhaustive]
 pub enum StressProfileError {
 	/// The file cannot be read.
-	#[error("cannot read load profile `{file}`: {source}")]
+	#[error("{source}")]
 	Read {
 		/// The file.
 		file: PathBuf,
-		/// The cause.
+		/// The cause: unreadable, not a regular file, or too large.
 		#[source]
-		source: std::io::Error,
+		source: crate::files::ReadError,
 	},
 	/// The file has problems; all of them are listed.
 	#[error("load profile `{file}` has {} problem(s):\n{}", problems.len(), render(problems))]
@@ -326,7 +326,7 @@ impl StressProfile {
 		file: &Path,
 		strict: bool,
 	) -> Result<(StressProfile, Vec<Problem>), StressProfileError> {
-		let text = std::fs::read_to_string(file).map_err(|source| StressProfileError::Read {
+		let text = crate::files::read_text_bounded(file, "load profile", crate::files::MAX_CONFIG_BYTES).map_err(|source| StressProfileError::Read {
 			file: file.to_path_buf(),
 			source,
 		})?;

@@ -172,13 +172,13 @@ pub struct Problem {
 #[non_exhaustive]
 pub enum TopologyError {
 	/// The file cannot be read.
-	#[error("cannot read topology `{file}`: {source}")]
+	#[error("{source}")]
 	Read {
 		/// The file.
 		file: PathBuf,
-		/// The cause.
+		/// The cause: unreadable, not a regular file, or too large.
 		#[source]
-		source: std::io::Error,
+		source: crate::files::ReadError,
 	},
 	/// The file has problems; all of them are listed.
 	#[error("topology `{file}` has {} problem(s):\n{}", problems.len(), render(problems))]
@@ -211,7 +211,7 @@ impl Topology {
 	/// Reads, parses and validates a topology file. Unknown keys are returned as
 	/// warnings (`strict` turns them into problems). Every problem is reported at once.
 	pub fn load(file: &Path, strict: bool) -> Result<(Topology, Vec<Problem>), TopologyError> {
-		let text = std::fs::read_to_string(file).map_err(|source| TopologyError::Read {
+		let text = crate::files::read_text_bounded(file, "topology", crate::files::MAX_CONFIG_BYTES).map_err(|source| TopologyError::Read {
 			file: file.to_path_buf(),
 			source,
 		})?;
@@ -225,7 +225,7 @@ impl Topology {
 		strict: bool,
 		chain: Chain,
 	) -> Result<(Topology, Vec<Problem>), TopologyError> {
-		let text = std::fs::read_to_string(file).map_err(|source| TopologyError::Read {
+		let text = crate::files::read_text_bounded(file, "topology", crate::files::MAX_CONFIG_BYTES).map_err(|source| TopologyError::Read {
 			file: file.to_path_buf(),
 			source,
 		})?;

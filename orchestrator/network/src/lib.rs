@@ -7,6 +7,8 @@
 //! `stagenet.run` label on containers, networks and volumes), so `stagenet down` and the
 //! orphan report find them without any state file.
 
+pub mod capacity;
+pub mod claim;
 mod error;
 pub mod gpu;
 #[cfg(feature = "docker")]

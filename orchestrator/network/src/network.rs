@@ -199,6 +199,7 @@ impl Network {
 	/// node. Returns once the nodes are spawned; [`Network::wait_ready`] waits for blocks.
 	/// On failure, whatever was started is removed again.
 	pub async fn start(provider: DynProvider, plan: NetworkPlan) -> Result<Self> {
+		crate::capacity::check(&plan, &provider.capabilities())?;
 		provider.preflight(&plan.programs(), plan.gpus()).await?;
 		create_dir(&plan.dir)?;
 		let spec = plan.dir.join(SPEC_FILE);

@@ -24,6 +24,8 @@ pub enum Phase {
 	Down,
 	/// Start-up failed; what was started was removed.
 	Failed,
+	/// Stopped by a signal (Ctrl-C, SIGTERM) before it finished; what was started was removed.
+	Interrupted,
 }
 
 /// One node or workload replica of a run.

@@ -15,7 +15,10 @@ use crate::{
 use stagenet_config::{
 	Chain, Check, FaultAction, Operand, Role, Scenario, Source, Step, StressProfile, Topology,
 };
-use stagenet_network::{DynProvider, Fault, Network, NetworkPlan};
+use stagenet_network::{
+	state::{Phase, RunState, STATE_FILE},
+	DynProvider, Fault, Network, NetworkPlan,
+};
 use stagenet_snapshot::{download, fork::fork, fork::ForkOptions, DownloadOptions, Progress};
 use stagenet_store::{FindingKind, NodeRecord, RunRecord, RunReport, StepRecord, Store, Verdict};
 use std::{
@@ -30,6 +33,10 @@ const POLL: Duration = Duration::from_millis(250);
 const DEFAULT_FINALITY_STALL: u64 = 10;
 /// Blocks the ledger may still need to catch up after the last step.
 const CATCH_UP: Duration = Duration::from_secs(15);
+/// How long the monitor's last poll may take when a rehearsal is interrupted.
+const MONITOR_STOP: Duration = Duration::from_secs(10);
+/// How long the network's teardown may take when a rehearsal is interrupted.
+const TEARDOWN: Duration = Duration::from_secs(60);
 
 /// What a rehearsal needs besides its scenario.
 pub struct RehearseOptions {
@@ -47,6 +54,11 @@ pub struct RehearseOptions {
 	pub strict: bool,
 	/// Progress lines for the user.
 	pub say: Arc<dyn Fn(&str) + Send + Sync>,
+	/// When it turns `true` (Ctrl-C, SIGTERM), the rehearsal stops in order: the step in
+	/// flight is recorded as interrupted, the monitor's ledger is kept, the network is torn
+	/// down, and the run ends with the verdict [`Verdict::Interrupted`] in the store and the
+	/// phase [`Phase::Interrupted`] in its state file. `None`: never interrupted.
+	pub interrupt: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// A rehearsal that could not reach a verdict.
@@ -79,11 +91,71 @@ fn infra(e: impl std::fmt::Display) -> RehearseError {
 	RehearseError::Infrastructure(e.to_string())
 }
 
+/// Checks the files the steps name that can be checked before anything starts: every upgrade
+/// step's runtime must be a Substrate runtime whose version can be read.
+pub fn check_inputs(scenario: &Scenario) -> Result<(), RehearseError> {
+	for (i, step) in scenario.steps.iter().enumerate() {
+		if let Step::Upgrade { wasm, .. } = step {
+			crate::upgrade::read_runtime(wasm).map_err(|e| {
+				bad(format!(
+					"step {} (upgrade) of scenario `{}`: {e}",
+					i + 1,
+					scenario.name
+				))
+			})?;
+		}
+	}
+	Ok(())
+}
+
+/// What a rehearsal started and measured so far. It lives outside the running future, so
+/// that an interrupt can stop the rehearsal in order and keep what was measured.
+#[derive(Default)]
+struct Sofar {
+	/// What is being done (`starting the network`), for the interrupt's message.
+	stage: &'static str,
+	network: Option<Network>,
+	monitor: Option<Monitor>,
+	steps: Vec<StepRecord>,
+	records: Records,
+	/// The step being carried out: its index and start time.
+	current: Option<(usize, i64)>,
+}
+
+/// Waits until `interrupt` turns `true`; never returns without one (or once its sender is
+/// gone).
+async fn interrupted(interrupt: &mut Option<tokio::sync::watch::Receiver<bool>>) {
+	if let Some(rx) = interrupt {
+		if rx.wait_for(|stop| *stop).await.is_ok() {
+			return;
+		}
+	}
+	std::future::pending::<()>().await
+}
+
+/// Sets the phase of the run's state file (when the network got as far as writing one) to
+/// [`Phase::Interrupted`], so that `stagenet status` does not show an interrupted run as
+/// starting or ready.
+pub fn mark_interrupted(run_dir: &Path) {
+	if !run_dir.join(STATE_FILE).exists() {
+		return;
+	}
+	let saved = RunState::load(run_dir).and_then(|mut state| {
+		state.phase = Phase::Interrupted;
+		state.save(run_dir)
+	});
+	if let Err(e) = saved {
+		tracing::warn!(target: "stagenet::rehearse", error = %e, "cannot mark the run interrupted");
+	}
+}
+
 /// Runs the scenario; the report as stored. The store holds the run even when it fails
-/// (with its verdict `bad-input` or `infrastructure` and the error).
+/// (with its verdict `bad-input` or `infrastructure` and the error), and when it is
+/// interrupted (with the verdict `interrupted` and everything measured until then).
 pub async fn rehearse(opts: RehearseOptions) -> Result<RunReport, RehearseError> {
 	let say = opts.say.clone();
 	let scenario = &opts.scenario;
+	check_inputs(scenario)?;
 	std::fs::create_dir_all(&opts.run_dir)
 		.map_err(|e| infra(format!("cannot create `{}`: {e}", opts.run_dir.display())))?;
 	let run = RunRecord {
@@ -103,9 +175,20 @@ pub async fn rehearse(opts: RehearseOptions) -> Result<RunReport, RehearseError>
 		.create_run(&run)
 		.await
 		.map_err(|e| infra(format!("store: {e}")))?;
-	let mut network: Option<Network> = None;
-	let outcome = prepare_and_run(&opts, &mut network, &say).await;
-	if let Some(mut n) = network {
+	let mut progress = Sofar::default();
+	let mut interrupt = opts.interrupt.clone();
+	let outcome = tokio::select! {
+		outcome = prepare_and_run(&opts, &mut progress, &say) => Some(outcome),
+		() = interrupted(&mut interrupt) => None,
+	};
+	let Some(outcome) = outcome else {
+		return stop_interrupted(&opts, progress).await;
+	};
+	if let Some(monitor) = progress.monitor.take() {
+		// Left running by a step that failed: its last poll, then it stops.
+		let _ = tokio::time::timeout(MONITOR_STOP, monitor.stop()).await;
+	}
+	if let Some(mut n) = progress.network.take() {
 		say("stopping the network");
 		if let Err(e) = n.shutdown().await {
 			tracing::warn!(target: "stagenet::rehearse", error = %e, "teardown failed");
@@ -137,13 +220,134 @@ pub async fn rehearse(opts: RehearseOptions) -> Result<RunReport, RehearseError>
 		.map_err(|e| infra(format!("store: {e}")))
 }
 
+/// Ends an interrupted rehearsal: records the step in flight as interrupted, stops the
+/// monitor (keeping its ledger), judges the gates on what was measured, tears the network
+/// down, marks the run state and the store's run `interrupted`; the partial report.
+async fn stop_interrupted(
+	opts: &RehearseOptions,
+	mut progress: Sofar,
+) -> Result<RunReport, RehearseError> {
+	let say = &opts.say;
+	let scenario = &opts.scenario;
+	let stage = progress.stage;
+	say(&format!(
+		"interrupted while {stage}: recording what was measured{}",
+		if progress.network.is_some() {
+			" and stopping the network"
+		} else {
+			""
+		}
+	));
+	let observed = match progress.monitor.take() {
+		Some(m) => tokio::time::timeout(MONITOR_STOP, m.stop()).await.ok(),
+		None => None,
+	};
+	let in_flight = progress
+		.current
+		.take()
+		.and_then(|(i, started)| scenario.steps.get(i).map(|step| (i, started, step)));
+	if let Some((i, started, step)) = in_flight {
+		let record = StepRecord {
+			index: i as u32,
+			kind: step.kind().to_string(),
+			description: describe_step(step),
+			started_at: started,
+			finished_at: now_ms(),
+			block: observed.as_ref().map(|o| o.best()),
+			ok: false,
+			outcome: format!(
+				"interrupted after {} s, before it finished",
+				(now_ms() - started).max(0) / 1000
+			),
+		};
+		if let Err(e) = opts.store.add_step(&opts.run_id, &record).await {
+			tracing::warn!(target: "stagenet::rehearse", error = %e, "cannot record the interrupted step");
+		}
+		progress.steps.push(record);
+	}
+	if let Some(observed) = &observed {
+		let gates = evaluate(
+			&scenario.gates,
+			&Evidence {
+				blocks: &observed.blocks,
+				findings: &observed.findings,
+				upgrades: &progress.records.upgrades,
+				replays: &progress.records.replays,
+				stresses: &progress.records.stresses,
+				steps: &progress.steps,
+				best: observed.best(),
+				finalized: observed.finalized(),
+			},
+		);
+		if let Err(e) = opts.store.set_gates(&opts.run_id, &gates).await {
+			tracing::warn!(target: "stagenet::rehearse", error = %e, "cannot record the gates of the interrupted run");
+		}
+	}
+	if let Some(mut n) = progress.network.take() {
+		say("stopping the network");
+		match tokio::time::timeout(TEARDOWN, n.shutdown()).await {
+			Ok(Ok(())) => {}
+			Ok(Err(e)) => {
+				tracing::warn!(target: "stagenet::rehearse", error = %e, "teardown failed")
+			}
+			Err(_) => {
+				tracing::warn!(target: "stagenet::rehearse", "teardown did not finish within {TEARDOWN:?}")
+			}
+		}
+	}
+	mark_interrupted(&opts.run_dir);
+	let finished = progress.steps.iter().filter(|s| s.ok).count();
+	let error = format!(
+		"interrupted by a stop signal (Ctrl-C or SIGTERM) while {stage}; {finished} of {} step(s) had passed; no verdict was reached",
+		scenario.steps.len()
+	);
+	opts.store
+		.finish_run(
+			&opts.run_id,
+			now_ms(),
+			Some(Verdict::Interrupted),
+			Some(error),
+		)
+		.await
+		.map_err(|e| infra(format!("store: {e}")))?;
+	opts.store
+		.report(&opts.run_id)
+		.await
+		.map_err(|e| infra(format!("store: {e}")))
+}
+
+/// A step as the report names it, before it ran.
+fn describe_step(step: &Step) -> String {
+	match step {
+		Step::WaitBlocks { blocks, .. } => format!("wait for {blocks} block(s)"),
+		Step::Upgrade { wasm, via, .. } => {
+			format!("upgrade to `{}` via {}", shown_path(wasm), via.as_str())
+		}
+		Step::Fault { node, action } => format!("{action:?} `{node}`").to_lowercase(),
+		Step::AssertStorage { name, .. } => format!("invariant {name}"),
+		Step::Replay { capture, rate, .. } => {
+			format!("replay `{}` at {}", shown_path(capture), rate.label())
+		}
+		Step::Stress { profile, .. } => format!("stress `{}`", shown_path(profile)),
+	}
+}
+
 async fn prepare_and_run(
 	opts: &RehearseOptions,
-	network_slot: &mut Option<Network>,
+	progress: &mut Sofar,
 	say: &Arc<dyn Fn(&str) + Send + Sync>,
 ) -> Result<Verdict, RehearseError> {
+	let Sofar {
+		stage,
+		network: network_slot,
+		monitor: monitor_slot,
+		steps,
+		records,
+		current,
+	} = progress;
 	let scenario = &opts.scenario;
 	// 1. Source.
+	*stage = "taking the source snapshot";
 	let snapshot = match &scenario.source {
 		Source::Snapshot(p) => p.clone(),
 		Source::Rpc { url, block } => {
@@ -175,6 +379,7 @@ async fn prepare_and_run(
 		other => return Err(bad(format!("unsupported source {other:?}"))),
 	};
 	// 2. Topology (its chain is the fork) and fork.
+	*stage = "forking the snapshot";
 	let spec = opts.run_dir.join("fork.spec.json");
 	let placeholder = Chain::Builtin("local".into());
 	let (topology, warnings) =
@@ -201,12 +406,19 @@ async fn prepare_and_run(
 		},
 		|_| {},
 	)
-	.map_err(|e| {
-		if e.is_infrastructure() {
-			infra(e)
-		} else {
-			bad(e)
-		}
+	.map_err(|e| match e {
+		// `rehearse` has no `--validators`: the topology says how many.
+		stagenet_snapshot::fork::ForkError::TooManyValidators {
+			asked,
+			max,
+			constant,
+		} => bad(format!(
+			"the topology `{}` asks for {asked} validators, but the runtime allows at most \
+			 {max} (`{constant}`) (hint: set `validators: {max}` or fewer in the topology)",
+			shown_path(&scenario.topology)
+		)),
+		e if e.is_infrastructure() => infra(e),
+		e => bad(e),
 	})?;
 	tracing::debug!(target: "stagenet::rehearse", genesis = ?summary.genesis_hash, "forked");
 	let topology = Topology {
@@ -223,6 +435,7 @@ async fn prepare_and_run(
 		None,
 	)
 	.map_err(bad)?;
+	*stage = "starting the network";
 	say(&format!(
 		"starting {} node(s) on the {} provider",
 		plan.nodes.len(),
@@ -231,12 +444,17 @@ async fn prepare_and_run(
 	let ready_timeout = plan.ready_timeout;
 	let network = Network::start(opts.provider.clone(), plan)
 		.await
-		.map_err(|e| {
-			if e.is_infrastructure() {
-				infra(e)
-			} else {
-				bad(e)
-			}
+		.map_err(|e| match e {
+			// `rehearse` has no `--node`: the topology names the binary.
+			stagenet_network::NetworkError::NodeBinary { path, source } => infra(format!(
+				"node binary `{}` cannot be run: {source} (hint: set `node.binary` in the \
+				 topology `{}` to the node's path, or build the test chain with \
+				 `scripts/build-test-chain`)",
+				path.display(),
+				shown_path(&scenario.topology)
+			)),
+			e if e.is_infrastructure() => infra(e),
+			e => bad(e),
 		})?;
 	let network = network_slot.insert(network);
 	let state = network.wait_ready(ready_timeout).await.map_err(infra)?;
@@ -285,7 +503,7 @@ async fn prepare_and_run(
 		.filter(|p| p.role == Role::Validator)
 		.map(|p| p.name)
 		.collect();
-	let monitor = Monitor::start(
+	let monitor = &*monitor_slot.insert(Monitor::start(
 		opts.store.clone(),
 		nodes
 			.iter()
@@ -308,25 +526,26 @@ async fn prepare_and_run(
 			poll: POLL,
 			from_block: 1,
 		},
-	);
+	));
 	// 4. Steps.
-	let mut steps: Vec<StepRecord> = Vec::new();
-	let mut records = Records::default();
 	let mut failure: Option<RehearseError> = None;
 	for (i, step) in scenario.steps.iter().enumerate() {
 		let started = now_ms();
+		*stage = "running the steps";
+		*current = Some((i, started));
 		let result = run_step(
 			opts,
 			network,
 			&chain,
 			&ledger.rpc_url,
-			&monitor,
+			monitor,
 			step,
 			i,
-			&mut records,
+			records,
 			say,
 		)
 		.await;
+		*current = None;
 		let (ok, description, outcome) = match result {
 			Ok(s) => s,
 			Err(e) => {
@@ -359,9 +578,14 @@ async fn prepare_and_run(
 		steps.push(record);
 	}
 	// Let the ledger catch up with the chain before judging.
+	*stage = "letting the ledger catch up after the last step";
 	let best = monitor.observed().best();
 	let _ = monitor.wait_for_block(best, CATCH_UP).await;
-	observe_exits(network, &monitor).await;
+	observe_exits(network, monitor).await;
+	let Some(monitor) = monitor_slot.take() else {
+		return Err(infra("the monitor is gone before the gates were judged"));
+	};
+	*stage = "judging the gates";
 	let observed = monitor.stop().await;
 	if let Some(e) = failure {
 		return Err(e);
@@ -374,7 +598,7 @@ async fn prepare_and_run(
 			upgrades: &records.upgrades,
 			replays: &records.replays,
 			stresses: &records.stresses,
-			steps: &steps,
+			steps,
 			best: observed.best(),
 			finalized: observed.finalized(),
 		},

@@ -51,7 +51,7 @@ pub enum UpgradeError {
 		path: PathBuf,
 		/// The cause.
 		#[source]
-		source: std::io::Error,
+		source: stagenet_config::files::ReadError,
 	},
 	/// The file is not a wasm runtime.
 	#[error("`{path}` is not a wasm runtime (it starts with {start}) (hint: pass the `.compact.compressed.wasm` a runtime build writes)")]
@@ -60,6 +60,14 @@ pub enum UpgradeError {
 		path: PathBuf,
 		/// Its first bytes.
 		start: String,
+	},
+	/// The file is wasm but not a Substrate runtime: its runtime version cannot be read.
+	#[error("`{path}` is not a Substrate runtime: {reason} (hint: pass the `.compact.compressed.wasm` a runtime build writes, e.g. `target/release/wbuild/<runtime>/<runtime>.compact.compressed.wasm`)")]
+	NotRuntime {
+		/// The file.
+		path: PathBuf,
+		/// Why its version cannot be read.
+		reason: &'static str,
 	},
 	/// The chain refused or failed the upgrade.
 	#[error("the upgrade to `{wasm}` via {via} failed: {source}")]
@@ -79,15 +87,25 @@ impl UpgradeError {
 	pub fn is_bad_input(&self) -> bool {
 		matches!(
 			self,
-			UpgradeError::Read { .. } | UpgradeError::NotWasm { .. }
+			UpgradeError::Read { .. }
+				| UpgradeError::NotWasm { .. }
+				| UpgradeError::NotRuntime { .. }
 		)
 	}
 }
 
-/// Reads a runtime file and checks it looks like one (wasm, or zstd-compressed wasm with
-/// Substrate's prefix).
+/// Reads a runtime file and checks that it is one: wasm, or zstd-compressed wasm with
+/// Substrate's prefix, whose runtime version can be read (its `runtime_version` custom
+/// section). Cheap enough to run before anything starts.
+// The error type is the upgrade's (its chain variants are large); this runs once per file.
+#[allow(clippy::result_large_err)]
 pub fn read_runtime(path: &Path) -> Result<Vec<u8>, UpgradeError> {
-	let code = std::fs::read(path).map_err(|source| UpgradeError::Read {
+	let code = stagenet_config::files::read_bounded(
+		path,
+		"runtime",
+		stagenet_config::files::MAX_WASM_BYTES,
+	)
+	.map_err(|source| UpgradeError::Read {
 		path: path.to_path_buf(),
 		source,
 	})?;
@@ -98,6 +116,16 @@ pub fn read_runtime(path: &Path) -> Result<Vec<u8>, UpgradeError> {
 		return Err(UpgradeError::NotWasm {
 			path: path.to_path_buf(),
 			start: format!("0x{}", hex::encode(&code[..code.len().min(8)])),
+		});
+	}
+	if stagenet_snapshot::spec::runtime_version_of_code(&code).is_none() {
+		return Err(UpgradeError::NotRuntime {
+			path: path.to_path_buf(),
+			reason: if code.starts_with(WASM) {
+				"the wasm has no readable `runtime_version` custom section"
+			} else {
+				"the compressed code does not decompress to wasm with a readable `runtime_version` custom section"
+			},
 		});
 	}
 	Ok(code)

@@ -14,8 +14,10 @@ pub fn junit(report: &RunReport) -> String {
 	let run = &report.run;
 	let verdict = report.verdict();
 	let failed_gates = report.gates.iter().filter(|g| !g.passed).count();
-	let run_error =
-		matches!(verdict, Verdict::BadInput | Verdict::Infrastructure) || run.error.is_some();
+	let run_error = matches!(
+		verdict,
+		Verdict::BadInput | Verdict::Infrastructure | Verdict::Interrupted
+	) || run.error.is_some();
 	// A failing verdict that no gate explains (a failed step, say) still fails the suite.
 	let unexplained_failure = !run_error && verdict != Verdict::Pass && failed_gates == 0;
 
@@ -78,7 +80,9 @@ pub fn junit(report: &RunReport) -> String {
 			 message=\"{}\" type=\"{}\">{}</error>\n    </testcase>",
 			esc(&message),
 			match verdict {
-				Verdict::BadInput | Verdict::Infrastructure => verdict.as_str(),
+				Verdict::BadInput | Verdict::Infrastructure | Verdict::Interrupted => {
+					verdict.as_str()
+				}
 				_ => "run-error",
 			},
 			esc(&verdict_reason(report)),

@@ -47,8 +47,14 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 // data format"). Statements that bind an `Option<f64>` are therefore not cached
 // (`.persistent(false)`): each execution is prepared with its own types.
 
-/// How long a query waits for a free connection of the pool.
+/// How long a query waits for a free connection of the pool (connecting included).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long [`Store::open`] waits for the database to answer the connection (the protocol
+/// handshake and the log-in): something that accepts TCP but is not a database server never
+/// answers.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long [`Store::open`] waits for the schema check and migrations once connected.
+pub const PREPARE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Stores a `u64` in a `BIGINT` column: its bits reinterpreted as an `i64` (`u64::MAX` → -1).
 pub fn u64_to_db(value: u64) -> i64 {
@@ -103,8 +109,25 @@ impl Store {
 	/// A SQLite file and its directory are created when missing. A database with a schema
 	/// migration this stagenet does not know is refused ([`StoreError::NewerSchema`]).
 	pub async fn open(target: &str) -> Result<Store, StoreError> {
-		let target = parse_target(target)?;
+		Self::open_with(target, true).await
+	}
+
+	/// Opens a store that must exist already, for a reader (a report): a SQLite file that is
+	/// not there is refused ([`StoreError::Absent`]) instead of being created empty. A
+	/// Postgres database is opened as by [`Store::open`].
+	pub async fn open_existing(target: &str) -> Result<Store, StoreError> {
+		Self::open_with(target, false).await
+	}
+
+	async fn open_with(target: &str, create: bool) -> Result<Store, StoreError> {
+		let target = parse_target(target, create)?;
 		sqlx::any::install_default_drivers();
+		let timeout = |awaited: &'static str, after: Duration| StoreError::Timeout {
+			backend: target.backend.as_str(),
+			target: target.display.clone(),
+			awaited,
+			after_secs: after.as_secs(),
+		};
 		let connect_error = |source: sqlx::Error| StoreError::Connect {
 			backend: target.backend.as_str(),
 			target: target.display.clone(),
@@ -115,10 +138,23 @@ impl Store {
 			.disable_statement_logging();
 		// One connection first: its error is the real cause (the pool would retry a refused
 		// connection until its timeout and then only say that it timed out).
-		let mut conn = AnyConnection::connect_with(&options)
+		let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, AnyConnection::connect_with(&options))
 			.await
+			.map_err(|_| {
+				timeout(
+					"its answer to the connection (the database protocol's handshake and log-in)",
+					CONNECT_TIMEOUT,
+				)
+			})?
 			.map_err(connect_error)?;
-		let prepared = prepare(&mut conn, &target).await;
+		let prepared = tokio::time::timeout(PREPARE_TIMEOUT, prepare(&mut conn, &target))
+			.await
+			.unwrap_or_else(|_| {
+				Err(timeout(
+					"the schema check and migrations to finish",
+					PREPARE_TIMEOUT,
+				))
+			});
 		// Closing is best effort: the schema is in place or the error is known.
 		let _ = conn.close().await;
 		prepared?;
@@ -957,7 +993,7 @@ fn migrate_error(error: MigrateError, target: &str) -> StoreError {
 }
 
 /// Parses `Store::open`'s target.
-fn parse_target(target: &str) -> Result<Target, StoreError> {
+fn parse_target(target: &str, create: bool) -> Result<Target, StoreError> {
 	let invalid = |reason: &str| StoreError::InvalidTarget {
 		target: redact(target),
 		reason: reason.to_string(),
@@ -1004,17 +1040,22 @@ fn parse_target(target: &str) -> Result<Target, StoreError> {
 		path: path.clone(),
 		source: e,
 	})?;
-	if let Some(dir) = path.parent() {
+	if !create && !path.exists() {
+		return Err(StoreError::Absent { path });
+	}
+	if let Some(dir) = path.parent().filter(|_| create) {
 		std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
 			path: dir.to_path_buf(),
 			source,
 		})?;
 	}
 	let encoded = percent_encode_path(&path).ok_or_else(|| invalid("its path is not UTF-8"))?;
+	// A reader never creates the file (it was checked above; `rw` keeps it so if it vanishes).
+	let mode = if create { "rwc" } else { "rw" };
 	let params: Cow<'_, str> = match params {
 		Some(p) if p.split('&').any(|kv| kv.starts_with("mode=")) => Cow::Borrowed(p),
-		Some(p) if !p.is_empty() => Cow::Owned(format!("{p}&mode=rwc")),
-		_ => Cow::Borrowed("mode=rwc"),
+		Some(p) if !p.is_empty() => Cow::Owned(format!("{p}&mode={mode}")),
+		_ => Cow::Owned(format!("mode={mode}")),
 	};
 	Ok(Target {
 		backend: Backend::Sqlite,
@@ -1400,18 +1441,21 @@ mod tests {
 	#[test]
 	fn sqlite_targets() -> Result<(), StoreError> {
 		let dir = std::env::temp_dir().join("stagenet-store-target-test");
-		let t = parse_target(&format!("{}/a b?#%.db", dir.display()))?;
+		let t = parse_target(&format!("{}/a b?#%.db", dir.display()), true)?;
 		assert_eq!(t.backend, Backend::Sqlite);
 		assert!(t.url.ends_with("/a%20b%3F%23%25.db?mode=rwc"), "{}", t.url);
-		let t = parse_target(&format!("sqlite://{}/x%20y.db?mode=ro", dir.display()))?;
+		let t = parse_target(
+			&format!("sqlite://{}/x%20y.db?mode=ro", dir.display()),
+			true,
+		)?;
 		assert!(t.url.ends_with("/x%20y.db?mode=ro"), "{}", t.url);
 		assert!(t.display.ends_with("/x y.db"));
 		assert!(matches!(
-			parse_target("mysql://host/db"),
+			parse_target("mysql://host/db", true),
 			Err(StoreError::InvalidTarget { .. })
 		));
 		assert!(matches!(
-			parse_target("sqlite::memory:"),
+			parse_target("sqlite::memory:", true),
 			Err(StoreError::InvalidTarget { .. })
 		));
 		let _ = std::fs::remove_dir_all(dir);

@@ -10,12 +10,32 @@ const KNOWN_RUNS_SHOWN: usize = 5;
 #[non_exhaustive]
 pub enum StoreError {
 	/// The target is neither a file path, nor a `sqlite:` URL, nor a `postgres://` URL.
-	#[error("`{target}` cannot be used as a store: {reason} (hint: give a file path, a `sqlite:` URL or a `postgres://user@host:port/database` URL)")]
+	#[error("`{target}` cannot be used as a store: {reason} (hint: a store is a SQLite file, given as a plain path such as `.stagenet/stagenet.db` or as `sqlite://path`, or a PostgreSQL database, given as `postgres://user@host:port/database`)")]
 	InvalidTarget {
 		/// The target as given (password hidden).
 		target: String,
 		/// What is wrong with it.
 		reason: String,
+	},
+
+	/// A reader was pointed at a SQLite store that does not exist.
+	#[error("no store at `{}`: the file does not exist (hint: `stagenet rehearse` writes the store, by default `.stagenet/stagenet.db`; pass the `--database-url` it wrote to)", path.display())]
+	Absent {
+		/// The file.
+		path: PathBuf,
+	},
+
+	/// The database did not answer in time.
+	#[error("the {backend} store at `{target}` did not answer within {after_secs} s: waited for {awaited} (hint: {})", timeout_hint(.backend))]
+	Timeout {
+		/// `sqlite` or `postgres`.
+		backend: &'static str,
+		/// The file or URL (password hidden).
+		target: String,
+		/// What was awaited.
+		awaited: &'static str,
+		/// How long it was awaited, in seconds.
+		after_secs: u64,
 	},
 
 	/// The directory of a SQLite store could not be created.
@@ -170,9 +190,33 @@ impl StoreError {
 		matches!(self, StoreError::NewerSchema { .. })
 	}
 
-	/// Whether the store could not be reached at all (connect failure).
+	/// Whether the store could not be reached at all (connect failure or no answer).
 	pub fn is_connect(&self) -> bool {
-		matches!(self, StoreError::Connect { .. })
+		matches!(
+			self,
+			StoreError::Connect { .. } | StoreError::Timeout { .. }
+		)
+	}
+
+	/// Whether the database did not answer in time.
+	pub fn is_timeout(&self) -> bool {
+		matches!(self, StoreError::Timeout { .. })
+	}
+
+	/// Whether the target given is at fault (an unsupported form, or a store a reader needs
+	/// that does not exist), rather than the database behind it.
+	pub fn is_bad_target(&self) -> bool {
+		matches!(
+			self,
+			StoreError::InvalidTarget { .. } | StoreError::Absent { .. }
+		)
+	}
+}
+
+fn timeout_hint(backend: &str) -> &'static str {
+	match backend {
+		"postgres" => "something accepts connections at that address but does not answer as a PostgreSQL server: check the URL's host and port, and that the server is not overloaded",
+		_ => "another process may hold the SQLite file locked: check that no other stagenet writes to it",
 	}
 }
 

@@ -48,6 +48,9 @@ pub enum Verdict {
 	BadInput,
 	/// The infrastructure failed (exit 3).
 	Infrastructure,
+	/// The run was stopped by a signal (Ctrl-C, SIGTERM) before its verdict (exit 3): what
+	/// was measured until then is kept, but nothing was judged.
+	Interrupted,
 }
 
 impl Verdict {
@@ -57,17 +60,18 @@ impl Verdict {
 			Verdict::Pass => 0,
 			Verdict::Fail => 1,
 			Verdict::BadInput => 2,
-			Verdict::Infrastructure => 3,
+			Verdict::Infrastructure | Verdict::Interrupted => 3,
 		}
 	}
 
-	/// Lowercase name (`pass`, `fail`, `bad-input`, `infrastructure`).
+	/// Lowercase name (`pass`, `fail`, `bad-input`, `infrastructure`, `interrupted`).
 	pub fn as_str(self) -> &'static str {
 		match self {
 			Verdict::Pass => "pass",
 			Verdict::Fail => "fail",
 			Verdict::BadInput => "bad-input",
 			Verdict::Infrastructure => "infrastructure",
+			Verdict::Interrupted => "interrupted",
 		}
 	}
 
@@ -78,6 +82,7 @@ impl Verdict {
 			"fail" => Verdict::Fail,
 			"bad-input" => Verdict::BadInput,
 			"infrastructure" => Verdict::Infrastructure,
+			"interrupted" => Verdict::Interrupted,
 			_ => return None,
 		})
 	}

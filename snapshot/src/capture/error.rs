@@ -19,12 +19,31 @@ pub enum CaptureError {
 		hint: String,
 	},
 	/// The URL is not a WebSocket URL.
-	#[error("`{url}` is not a node's WebSocket URL: {reason} (hint: pass `--url ws://host:9944` or `wss://…`)")]
+	#[error("`{url}` is not a node's WebSocket URL: {reason} (hint: {hint})")]
 	InvalidUrl {
 		/// The URL given (credentials removed).
 		url: String,
 		/// What is wrong.
 		reason: String,
+		/// What to do.
+		hint: String,
+	},
+	/// The endpoint answered, but not as a Substrate JSON-RPC endpoint does.
+	#[error("`{url}`: {seen} (hint: {hint})")]
+	NotJsonRpc {
+		/// The endpoint (credentials removed).
+		url: String,
+		/// What it answered, starting with "this is not a Substrate JSON-RPC endpoint".
+		seen: String,
+		/// What to do.
+		hint: String,
+	},
+	/// Another process writes the same output, or its lock could not be taken.
+	#[error("{source}")]
+	Locked {
+		/// The cause, naming the holder.
+		#[source]
+		source: stagenet_config::files::LockError,
 	},
 	/// No connection could be opened to the node.
 	#[error("cannot connect to `{url}`: {source} (hint: check that the node runs and that its RPC port is open to this machine, e.g. `--rpc-external`, `--rpc-port`)")]
@@ -194,10 +213,14 @@ pub enum CaptureError {
 impl CaptureError {
 	/// Whether the user's input is at fault (options, URL, output path, range): exit code 2.
 	pub fn is_bad_input(&self) -> bool {
+		if let CaptureError::Locked { source } = self {
+			return source.is_held();
+		}
 		matches!(
 			self,
 			CaptureError::InvalidOptions { .. }
 				| CaptureError::InvalidUrl { .. }
+				| CaptureError::NotJsonRpc { .. }
 				| CaptureError::OutputExists { .. }
 				| CaptureError::OutputUnusable { .. }
 				| CaptureError::OtherChain { .. }

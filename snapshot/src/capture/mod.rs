@@ -156,6 +156,17 @@ pub async fn capture(
 ) -> Result<CaptureSummary, CaptureError> {
 	let started = Instant::now();
 	validate(opts)?;
+	// Own the database before looking at it: a second capture into the same `out` is
+	// refused, naming this process.
+	if let Some(dir) = opts.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+		std::fs::create_dir_all(dir).map_err(|source| CaptureError::Io {
+			path: dir.to_path_buf(),
+			operation: "create the directory".into(),
+			source,
+		})?;
+	}
+	let _lock = stagenet_config::files::OutputLock::acquire(&opts.out)
+		.map_err(|source| CaptureError::Locked { source })?;
 	let exists = output_exists(&opts.out)?;
 	if exists && !opts.force && !opts.resume {
 		return Err(CaptureError::OutputExists {

@@ -111,12 +111,27 @@ impl Source {
 	/// fix, not something to wait for.
 	pub async fn connect(url: &str, policy: RetryPolicy) -> Result<Self, CaptureError> {
 		let shown = check_url(url)?;
-		let client = open(url, policy.request_timeout).await.map_err(|source| {
-			CaptureError::Unreachable {
-				url: shown.clone(),
-				source,
-			}
-		})?;
+		// The first connection is checked: an endpoint that is not a node (an HTML page,
+		// garbage, silence) fails in seconds, not after every retry.
+		let client =
+			crate::rpc::open_checked(builder(policy.request_timeout), url, policy.request_timeout)
+				.await
+				.map_err(|e| {
+					let hint = e.hint().to_string();
+					if e.is_not_json_rpc() {
+						CaptureError::NotJsonRpc {
+							url: shown.clone(),
+							seen: e.to_string(),
+							hint,
+						}
+					} else {
+						CaptureError::Unreachable {
+							url: shown.clone(),
+							source: e.to_string().into(),
+						}
+					}
+				})?;
+		let client = RpcClient::new(client);
 		Ok(Self {
 			url: url.to_string(),
 			shown,
@@ -259,13 +274,17 @@ impl Source {
 	}
 }
 
-/// Opens a WebSocket JSON-RPC client.
-async fn open(url: &str, timeout: Duration) -> Result<RpcClient, BoxError> {
-	let build = WsClientBuilder::default()
+/// The client settings of every connection.
+fn builder(timeout: Duration) -> WsClientBuilder {
+	WsClientBuilder::default()
 		.max_response_size(MAX_RESPONSE_BYTES)
 		.request_timeout(timeout)
 		.connection_timeout(timeout)
-		.build(url);
+}
+
+/// Opens a WebSocket JSON-RPC client.
+async fn open(url: &str, timeout: Duration) -> Result<RpcClient, BoxError> {
+	let build = builder(timeout).build(url);
 	let client = tokio::time::timeout(timeout + Duration::from_secs(1), build)
 		.await
 		.map_err(|_| -> BoxError { format!("no connection within {timeout:?}").into() })??;
@@ -281,28 +300,11 @@ fn is_oversized(code: i32, message: &str) -> bool {
 /// credentials (user info and query string), for messages and the capture's metadata.
 pub(crate) fn check_url(url: &str) -> Result<String, CaptureError> {
 	let shown = redact_url(url);
-	let invalid = |reason: &str| CaptureError::InvalidUrl {
+	crate::rpc::check_ws_url(url).map_err(|p| CaptureError::InvalidUrl {
 		url: shown.clone(),
-		reason: reason.to_string(),
-	};
-	let Some((scheme, rest)) = url.split_once("://") else {
-		return Err(invalid("no scheme"));
-	};
-	if scheme != "ws" && scheme != "wss" {
-		return Err(invalid(&format!(
-			"scheme `{scheme}` is not `ws` or `wss` (capture uses WebSocket JSON-RPC)"
-		)));
-	}
-	let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-	let host = authority.rsplit('@').next().unwrap_or_default();
-	if host.is_empty() || host.starts_with(':') {
-		return Err(invalid("no host"));
-	}
-	if let Some((_, port)) = host.rsplit_once(':') {
-		if !host.ends_with(']') && port.parse::<u16>().is_err() {
-			return Err(invalid(&format!("port `{port}` is not a number")));
-		}
-	}
+		reason: p.reason,
+		hint: p.hint,
+	})?;
 	Ok(shown)
 }
 

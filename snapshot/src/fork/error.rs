@@ -13,9 +13,9 @@ pub enum ForkError {
 	Snapshot {
 		/// The snapshot.
 		path: PathBuf,
-		/// Why.
+		/// Why (boxed: snapshot errors are large, and every fork result carries this type).
 		#[source]
-		source: SnapshotError,
+		source: Box<SnapshotError>,
 	},
 	/// The snapshot holds no metadata, so names cannot be resolved.
 	#[error(
@@ -83,6 +83,45 @@ pub enum ForkError {
 		/// The output path.
 		path: PathBuf,
 	},
+	/// The output is the same file as one of the inputs: writing it would destroy the input.
+	#[error(
+		"the fork would write `{}`, which is the same file as its {what} `{}`, destroying its \
+		 own input (hint: choose another `--out`, e.g. `fork.spec.json`)",
+		out.display(),
+		input.display()
+	)]
+	OutputIsInput {
+		/// The output (`--out`, or its work file or lock beside it).
+		out: PathBuf,
+		/// What the input is (`snapshot`, `profile`, `runtime override`).
+		what: &'static str,
+		/// The input path.
+		input: PathBuf,
+	},
+	/// Another process is writing the same output.
+	#[error(transparent)]
+	Locked(Box<stagenet_config::files::LockError>),
+	/// An input file (profile, runtime override) is not a regular file or is too large.
+	#[error(transparent)]
+	Read(Box<stagenet_config::files::ReadError>),
+	/// The warm-up does not fit the chain's block-number type.
+	#[error(
+		"the warm-up {given} (from {from}) does not fit the chain's block number `{ty}` (at most \
+		 {max}){why} (hint: the warm-up is the fork block at which ages equal the source's; \
+		 a few hundred blocks are enough, e.g. `--warmup 100`)"
+	)]
+	WarmupTooLarge {
+		/// The warm-up asked for.
+		given: u64,
+		/// Where it was given (`--warmup`, the profile's `rebase-block-numbers.warmup`).
+		from: String,
+		/// The block-number type (`u32`).
+		ty: String,
+		/// Its maximum.
+		max: u128,
+		/// Why the chosen value differs from the given one (the `period`), or empty.
+		why: String,
+	},
 	/// A file could not be read or written.
 	#[error("cannot {op} `{path}`: {source}")]
 	Io {
@@ -94,6 +133,18 @@ pub enum ForkError {
 		#[source]
 		source: std::io::Error,
 	},
+}
+
+impl From<stagenet_config::files::LockError> for ForkError {
+	fn from(e: stagenet_config::files::LockError) -> Self {
+		ForkError::Locked(Box::new(e))
+	}
+}
+
+impl From<stagenet_config::files::ReadError> for ForkError {
+	fn from(e: stagenet_config::files::ReadError) -> Self {
+		ForkError::Read(Box::new(e))
+	}
 }
 
 fn list(problems: &[Problem]) -> String {
@@ -109,8 +160,9 @@ impl ForkError {
 	pub fn is_infrastructure(&self) -> bool {
 		match self {
 			ForkError::Io { .. } => true,
+			ForkError::Locked(e) => !e.is_held(),
 			ForkError::Snapshot { source, .. } => {
-				matches!(source, SnapshotError::Io { .. }) && !source.is_verification_failure()
+				matches!(**source, SnapshotError::Io { .. }) && !source.is_verification_failure()
 			}
 			_ => false,
 		}

@@ -67,18 +67,39 @@ pub fn sr25519_publics(template: &str, first: u32, count: u32) -> Result<Vec<[u8
 			u32::MAX
 		));
 	}
-	let mut roots: HashMap<(String, Option<String>), sr25519::Keypair> = HashMap::new();
+	let mut deriver = Deriver::default();
 	let mut publics = Vec::with_capacity(count as usize);
 	for n in 0..count {
 		let uri = template.replace("{i}", &(u64::from(first) + u64::from(n)).to_string());
 		let secret = SecretUri::from_str(&uri)
 			.map_err(|e| format!("`{uri}` is not a secret URI: {e} (hint: `//stress//{{i}}`)"))?;
+		publics.push(deriver.derive(&secret).map_err(|err| {
+			format!(
+				"cannot derive an sr25519 key from `{uri}`: {err} (hint: a templated account is \
+				 a secret URI such as `//stress//{{i}}` or `<phrase>//x//{{i}}`)"
+			)
+		})?);
+	}
+	Ok(publics)
+}
+
+/// Derives sr25519 accounts from secret URIs, stretching each distinct phrase and password
+/// once (PBKDF2, about a millisecond) and applying each URI's junctions to that root, so that
+/// a profile naming many accounts by URI costs microseconds per account. The keys equal
+/// [`sr25519_public`] of each URI.
+#[derive(Default)]
+pub struct Deriver {
+	roots: HashMap<(String, Option<String>), sr25519::Keypair>,
+}
+
+impl Deriver {
+	fn derive(&mut self, secret: &SecretUri) -> Result<[u8; 32], String> {
 		let phrase = secret.phrase.expose_secret().to_string();
 		let password = secret
 			.password
 			.as_ref()
 			.map(|p| p.expose_secret().to_string());
-		let root = match roots.entry((phrase, password)) {
+		let root = match self.roots.entry((phrase, password)) {
 			std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
 			std::collections::hash_map::Entry::Vacant(e) => {
 				let (phrase, password) = e.key();
@@ -87,18 +108,33 @@ pub fn sr25519_publics(template: &str, first: u32, count: u32) -> Result<Vec<[u8
 					password: password.clone().map(SecretString::from),
 					junctions: Vec::new(),
 				};
-				let pair = sr25519::Keypair::from_uri(&bare).map_err(|err| {
-					format!(
-						"cannot derive an sr25519 key from `{uri}`: {err} (hint: a templated \
-						 account is a secret URI such as `//stress//{{i}}` or `<phrase>//x//{{i}}`)"
-					)
-				})?;
+				let pair = sr25519::Keypair::from_uri(&bare).map_err(|err| err.to_string())?;
 				e.insert(pair)
 			}
 		};
-		publics.push(root.derive(secret.junctions.iter().copied()).public_key().0);
+		Ok(root.derive(secret.junctions.iter().copied()).public_key().0)
 	}
-	Ok(publics)
+
+	/// [`sr25519_public`], with the phrase's root key cached.
+	pub fn public(&mut self, uri: &str) -> Result<[u8; 32], String> {
+		let secret =
+			SecretUri::from_str(uri).map_err(|e| format!("`{uri}` is not a secret URI: {e}"))?;
+		self.derive(&secret)
+			.map_err(|e| format!("cannot derive an sr25519 key from `{uri}`: {e}"))
+	}
+
+	/// [`account`], with the phrase's root key cached.
+	pub fn account(&mut self, text: &str) -> Result<[u8; 32], String> {
+		let t = text.trim();
+		if is_uri(t) {
+			return self.public(t);
+		}
+		account(t)
+	}
+}
+
+fn is_uri(t: &str) -> bool {
+	!t.starts_with("0x") && (t.starts_with('/') || t.contains(' ') || t.contains("//"))
 }
 
 /// A secret URI split into phrase, hard junctions and password. Only hard junctions (`//x`)
@@ -189,7 +225,7 @@ pub fn account(text: &str) -> Result<[u8; 32], String> {
 			)
 		});
 	}
-	if t.starts_with('/') || t.contains(' ') || t.contains("//") {
+	if is_uri(t) {
 		return sr25519_public(t);
 	}
 	AccountId32::from_str(t).map(|a| a.0).map_err(|e| {
@@ -252,6 +288,51 @@ mod tests {
 			[sr25519_public("//Alice").unwrap()]
 		);
 		assert!(sr25519_publics("//stress//{i}", 0, 0).unwrap().is_empty());
+	}
+
+	#[test]
+	fn the_deriver_equals_deriving_each_uri_alone() {
+		let mut d = Deriver::default();
+		for uri in [
+			"//Alice",
+			"//Bob//stash",
+			"//x/soft",
+			&format!("{DEV_PHRASE}//a///pw"),
+		] {
+			assert_eq!(
+				d.account(uri).unwrap(),
+				sr25519_public(uri).unwrap(),
+				"{uri}"
+			);
+		}
+		let alice = sr25519_public("//Alice").unwrap();
+		assert_eq!(d.account(&ss58(&alice)).unwrap(), alice);
+		assert!(d.account("not a phrase//x").is_err());
+	}
+
+	/// By hand: `cargo test -p stagenet-snapshot --lib -- --ignored --nocapture
+	/// funded_account_derivation_cost` (the figures go to BENCHMARKS.md).
+	#[test]
+	#[ignore = "a timing, run by hand"]
+	fn funded_account_derivation_cost() {
+		let t = std::time::Instant::now();
+		for i in 0..1000 {
+			sr25519_public(&format!("//many//{i}")).unwrap();
+		}
+		let each_alone = t.elapsed() / 1000;
+		let t = std::time::Instant::now();
+		let mut d = Deriver::default();
+		for i in 0..200_000 {
+			d.account(&format!("//many//{i}")).unwrap();
+		}
+		let shared = t.elapsed();
+		println!(
+			"each URI alone: {each_alone:?} per account ({:.1} s for 200 000); shared root: \
+			 {:?} per account ({:.1} s for 200 000)",
+			each_alone.as_secs_f64() * 200_000.0,
+			shared / 200_000,
+			shared.as_secs_f64()
+		);
 	}
 
 	#[test]

@@ -27,6 +27,7 @@ use profile::SudoSection;
 use rebase::{Rule, Seg, Shift};
 use serde::Serialize;
 use serde_yaml::Value as Yaml;
+use stagenet_config::files::{check_regular, same_path, OutputLock, MAX_WASM_BYTES};
 use std::{
 	collections::{BTreeMap, BTreeSet, HashMap},
 	io::{BufWriter, Write},
@@ -361,6 +362,80 @@ fn scan_prefixes(
 	Ok(())
 }
 
+/// The spec being written beside `out` until it is complete.
+fn partial_path(out: &Path) -> PathBuf {
+	out.with_extension("json.partial")
+}
+
+/// Refuses an `input` that is the same file as anything the fork writes.
+fn refuse_output_as_input(opts: &ForkOptions, what: &'static str, input: &Path) -> Result<()> {
+	for out in [
+		opts.out.clone(),
+		partial_path(&opts.out),
+		stagenet_config::files::lock_path(&opts.out),
+	] {
+		if same_path(&out, input) {
+			return Err(ForkError::OutputIsInput {
+				out,
+				what,
+				input: input.to_path_buf(),
+			});
+		}
+	}
+	Ok(())
+}
+
+/// How often long work says how far it got.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What funding needs after the profile is compiled: the accounts item, the path of the free
+/// balance with its type's maximum, the path of the provider count, the accounts (storage key,
+/// id, `fund.accounts` entry, index in the entry, amount) and the issuance items.
+type FundPlan = (
+	Item,
+	(Vec<Seg>, u128),
+	Vec<Seg>,
+	Vec<(Vec<u8>, [u8; 32], usize, u32, u128)>,
+	Vec<Item>,
+);
+
+/// An amount of a `fund.accounts` entry: a whole number up to 2^128 − 1, as a YAML integer
+/// (up to 2^64 − 1) or a string (`"1_000_000"`, any size up to 2^128 − 1).
+fn parse_amount(v: &Yaml) -> Result<u128, String> {
+	const EXPECTED: &str = "expected an amount: a whole number from 0 to \
+	                        340282366920938463463374607431768211455 (2^128 − 1), written as a YAML \
+	                        integer up to 18446744073709551615 (2^64 − 1) or quoted above that \
+	                        (`\"1_000_000_000_000_000_000\"`)";
+	let why = match v {
+		Yaml::Number(n) => match n.as_u64() {
+			Some(x) => return Ok(u128::from(x)),
+			None if n.is_i64() => "a negative number".to_string(),
+			None => format!(
+				"the number `{n}`, not a whole number (hint: YAML reads an unquoted integer past \
+				 2^64 − 1 as a fraction: quote it)"
+			),
+		},
+		Yaml::String(text) => {
+			let digits = text.replace('_', "");
+			let digits = digits.trim();
+			if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+				match digits.parse::<u128>() {
+					Ok(x) => return Ok(x),
+					Err(_) => format!(
+						"{}, a number past 2^128 − 1 (hint: amounts are in the balance's \
+						 smallest unit; no balance type holds more)",
+						encode::seen(v)
+					),
+				}
+			} else {
+				format!("{}, not a whole number", encode::seen(v))
+			}
+		}
+		other => encode::seen(other),
+	};
+	Err(format!("{EXPECTED}; saw {why}"))
+}
+
 /// Removes the file it holds when dropped (a spec being written when an error returns).
 struct RemoveOnDrop(Option<PathBuf>);
 
@@ -392,16 +467,16 @@ fn each_pair(
 	let path = reader.path().to_path_buf();
 	let raw = reader.read_chunk(i).map_err(|source| ForkError::Snapshot {
 		path: path.clone(),
-		source,
+		source: Box::new(source),
 	})?;
 	for pair in crate::format::pairs(&raw) {
 		let (k, v) = pair.map_err(|at| ForkError::Snapshot {
 			path: path.clone(),
-			source: crate::SnapshotError::Corrupt {
+			source: Box::new(crate::SnapshotError::Corrupt {
 				path: path.clone(),
 				chunk: Some(i as u64),
 				reason: format!("its pairs are torn at byte {at}"),
-			},
+			}),
 		})?;
 		f(k, v)?;
 	}
@@ -445,6 +520,31 @@ fn lookup(reader: &mut Reader, keys: &BTreeSet<Vec<u8>>) -> Result<HashMap<Vec<u
 	Ok(found)
 }
 
+/// The chain's block-number type and its maximum: the type of `System.Number`, else `u32`
+/// (the block number of every Substrate chain stagenet forks, Subtensor included).
+fn block_number_type(meta: &Meta) -> (String, u128) {
+	meta.item("System.Number")
+		.ok()
+		.and_then(|item| {
+			rebase::check_path(meta.types(), item.value_ty, &[])
+				.ok()
+				.map(|max| (uint_name(max), max))
+		})
+		.unwrap_or_else(|| ("u32".into(), u128::from(u32::MAX)))
+}
+
+/// The name of the unsigned integer type whose maximum is `max`.
+fn uint_name(max: u128) -> String {
+	match max {
+		m if m == u128::from(u8::MAX) => "u8".into(),
+		m if m == u128::from(u16::MAX) => "u16".into(),
+		m if m == u128::from(u32::MAX) => "u32".into(),
+		m if m == u128::from(u64::MAX) => "u64".into(),
+		m if m == u128::MAX => "u128".into(),
+		m => format!("an integer of at most {m}"),
+	}
+}
+
 /// The unsigned integer in a SCALE value of type `ty` (a plain number or a newtype of one).
 fn read_uint(meta: &Meta, ty: u32, bytes: &[u8]) -> Option<u128> {
 	let mut out = None;
@@ -465,6 +565,26 @@ fn read_uint(meta: &Meta, ty: u32, bytes: &[u8]) -> Option<u128> {
 /// Forks a snapshot into a raw chain spec.
 pub fn fork(opts: &ForkOptions, mut progress: impl FnMut(&str)) -> Result<ForkSummary> {
 	let started = Instant::now();
+	// Nothing is read or written before it is known that no output is an input: `--out`, the
+	// spec being written beside it and its lock file must not be the snapshot, the profile (or
+	// a profile it extends) or the runtime override, through links and relative paths alike.
+	refuse_output_as_input(opts, "snapshot", &opts.snapshot)?;
+	refuse_output_as_input(opts, "profile", &opts.profile)?;
+	if let Some(code) = &opts.code {
+		refuse_output_as_input(opts, "runtime override", code)?;
+		check_regular(code, "runtime override", MAX_WASM_BYTES)?;
+	}
+	let profile =
+		profile::load(&opts.profile).map_err(|problems| ForkError::Profile { problems })?;
+	for parent in profile.files.iter().skip(1) {
+		refuse_output_as_input(opts, "profile (extended)", parent)?;
+	}
+	if let (None, Some(code)) = (&opts.code, &profile.code) {
+		refuse_output_as_input(opts, "runtime override", code)?;
+		check_regular(code, "runtime override", MAX_WASM_BYTES)?;
+	}
+	// One writer per output: a second fork on the same `--out` is refused with who holds it.
+	let _lock = OutputLock::acquire(&opts.out)?;
 	if opts.out.exists() && !opts.force {
 		return Err(ForkError::OutputExists {
 			path: opts.out.clone(),
@@ -472,7 +592,7 @@ pub fn fork(opts: &ForkOptions, mut progress: impl FnMut(&str)) -> Result<ForkSu
 	}
 	let snap_err = |source| ForkError::Snapshot {
 		path: opts.snapshot.clone(),
-		source,
+		source: Box::new(source),
 	};
 	let mut reader = Reader::open(&opts.snapshot).map_err(snap_err)?;
 	progress("verifying the snapshot");
@@ -481,11 +601,11 @@ pub fn fork(opts: &ForkOptions, mut progress: impl FnMut(&str)) -> Result<ForkSu
 	if !header.verified {
 		return Err(ForkError::Snapshot {
 			path: opts.snapshot.clone(),
-			source: crate::SnapshotError::InvalidInput {
+			source: Box::new(crate::SnapshotError::InvalidInput {
 				reason: "its state root could not be verified from its pairs".into(),
 				hint: "only verified snapshots are forked; take it again with `stagenet snapshot`"
 					.into(),
-			},
+			}),
 		});
 	}
 	let metadata = reader
@@ -496,12 +616,10 @@ pub fn fork(opts: &ForkOptions, mut progress: impl FnMut(&str)) -> Result<ForkSu
 		})?;
 	let meta = Meta::decode(&metadata).map_err(|e| ForkError::Snapshot {
 		path: opts.snapshot.clone(),
-		source: crate::SnapshotError::Metadata {
+		source: Box::new(crate::SnapshotError::Metadata {
 			reason: format!("it does not decode: {e}"),
-		},
+		}),
 	})?;
-	let profile =
-		profile::load(&opts.profile).map_err(|problems| ForkError::Profile { problems })?;
 	let mut warnings: Vec<String> = profile.unknown.iter().map(|p| p.to_string()).collect();
 	if opts.strict && !profile.unknown.is_empty() {
 		return Err(ForkError::Profile {
@@ -536,6 +654,7 @@ pub fn fork(opts: &ForkOptions, mut progress: impl FnMut(&str)) -> Result<ForkSu
 		h,
 		&mut reader,
 		&mut warnings,
+		&mut progress,
 	)?;
 	let runtime = match &plan.code {
 		Some(rt) => rt.clone(),
@@ -618,7 +737,7 @@ pub fn fork(opts: &ForkOptions, mut progress: impl FnMut(&str)) -> Result<ForkSu
 
 	// Stream the spec.
 	progress("writing the chain spec");
-	let tmp = opts.out.with_extension("json.partial");
+	let tmp = partial_path(&opts.out);
 	let file = std::fs::File::create(&tmp).map_err(io("create", &tmp))?;
 	// Whatever fails from here on, no partial spec is left behind.
 	let mut partial = RemoveOnDrop(Some(tmp.clone()));
@@ -850,6 +969,9 @@ fn pallet_of(names: &HashMap<[u8; 16], String>, key: &[u8]) -> String {
 
 /// Compiles the profile into keys and values, checking every name, key and value against the
 /// metadata; returns all problems at once. Also reads what must be read before streaming.
+// The fork's whole context, passed as borrowed parts: a struct of references would only move
+// the same list elsewhere.
+#[allow(clippy::too_many_arguments)]
 fn compile(
 	opts: &ForkOptions,
 	profile: &Profile,
@@ -858,6 +980,7 @@ fn compile(
 	h: u64,
 	reader: &mut Reader,
 	warnings: &mut Vec<String>,
+	progress: &mut dyn FnMut(&str),
 ) -> Result<(Plan, Option<u64>)> {
 	let mut plan = Plan::default();
 	let mut problems = Problems::default();
@@ -1096,10 +1219,8 @@ fn compile(
 	// code
 	let code_path = opts.code.clone().or_else(|| profile.code.clone());
 	if let Some(path) = code_path {
-		let bytes = std::fs::read(&path).map_err(|e| ForkError::Code {
-			path: path.clone(),
-			reason: format!("cannot read it: {e}"),
-		})?;
+		let bytes =
+			stagenet_config::files::read_bounded(&path, "runtime override", MAX_WASM_BYTES)?;
 		let rt = runtime_version_of_code(&bytes).ok_or_else(|| ForkError::Code {
 			path: path.clone(),
 			reason: "it is not a Substrate runtime (no `runtime_version` section in the wasm) \
@@ -1123,16 +1244,46 @@ fn compile(
 	let mut warmup = None;
 	let rebase_wanted = !profile.rebase.is_empty() && !opts.no_rebase;
 	let mut key_rules: Vec<(Item, usize, u128, Vec<(Vec<Seg>, u128)>)> = Vec::new();
+	// The warm-up is a block number of the fork: it must fit the chain's block-number type,
+	// also once moved to the snapshot block's phase (`period`).
+	let given = match (opts.warmup, &profile.warmup) {
+		(Some(w), _) => Some((w, "`--warmup` (or a scenario's `fork.warmup`)".to_string())),
+		(None, Some(w)) => Some((w.entry, format!("`{}` in `{}`", w.path, w.file.display()))),
+		(None, None) => None,
+	};
+	if let Some((w, from)) = &given {
+		let (ty, max) = block_number_type(meta);
+		let too_large = |why: String| ForkError::WarmupTooLarge {
+			given: *w,
+			from: from.clone(),
+			ty: ty.clone(),
+			max,
+			why,
+		};
+		if u128::from(*w) > max {
+			return Err(too_large(String::new()));
+		}
+		match rebase::try_choose_warmup(h, *w, profile.period) {
+			Some(c) if u128::from(c) <= max => {}
+			chosen => {
+				return Err(too_large(format!(
+					"; kept in phase with the snapshot block #{h} modulo the period {} it \
+					 becomes {}",
+					profile.period.unwrap_or(0),
+					chosen.map_or_else(|| "larger than 2^64".to_string(), |c| c.to_string())
+				)))
+			}
+		}
+	}
 	if rebase_wanted {
-		let w = opts.warmup.or(profile.warmup.as_ref().map(|w| w.entry));
-		match w {
+		match &given {
 			None => problems.push(
 				&main_file,
 				"rebase-block-numbers.warmup",
 				"missing: the fork block W at which ages and deadlines equal the source's \
 				 (hint: `warmup: 100`, or pass `--warmup`)",
 			),
-			Some(w) => warmup = Some(rebase::choose_warmup(h, w, profile.period)),
+			Some((w, _)) => warmup = rebase::try_choose_warmup(h, *w, profile.period),
 		}
 		for r in &profile.rebase {
 			let Some(item) = problems.resolve(
@@ -1200,13 +1351,7 @@ fn compile(
 	let fund = &profile.fund;
 	// Per funded account: its storage key, its id, the index of its `fund.accounts` entry, its
 	// index within the entry, and the amount.
-	let mut fund_plan: Option<(
-		Item,
-		Vec<Seg>,
-		Vec<Seg>,
-		Vec<(Vec<u8>, [u8; 32], usize, u32, u128)>,
-		Vec<Item>,
-	)> = None;
+	let mut fund_plan: Option<FundPlan> = None;
 	if !profile.accounts.is_empty() {
 		let acc_name = fund
 			.account_item
@@ -1221,7 +1366,7 @@ fn compile(
 			let mut segs = Vec::new();
 			for (field, text) in [("fund.free", &free), ("fund.providers", &providers)] {
 				match rebase::parse_path(text)
-					.and_then(|s| rebase::check_path(types, item.value_ty, &s).map(|_| s))
+					.and_then(|s| rebase::check_path(types, item.value_ty, &s).map(|max| (s, max)))
 				{
 					Ok(s) => segs.push(s),
 					Err(e) => {
@@ -1234,6 +1379,13 @@ fn compile(
 					}
 				}
 			}
+			// The balance type, for amounts that cannot fit it.
+			let free_max = segs.first().map(|s| s.1).unwrap_or(u128::MAX);
+			let balance = format!(
+				"`{}` (`{}` `{free}`, at most {free_max})",
+				uint_name(free_max),
+				item.label()
+			);
 			if item.keys.len() != 1 {
 				ok = false;
 				problems.push(
@@ -1243,20 +1395,39 @@ fn compile(
 				);
 			}
 			let mut accounts = Vec::new();
+			let mut deriver = keys::Deriver::default();
+			let total_entries = profile.accounts.len();
+			let mut last_report = Instant::now();
 			for (entry, a) in profile.accounts.iter().enumerate() {
-				let amount = encode::yaml_u128(&a.entry.amount);
-				if amount.is_none() {
-					problems.push(
-						&a.file,
-						format!("{}.amount", a.path),
-						format!(
-							"expected an amount (an integer; quote numbers past 2^64), saw {}",
-							encode::seen(&a.entry.amount)
-						),
-					);
+				if last_report.elapsed() >= PROGRESS_EVERY {
+					last_report = Instant::now();
+					progress(&format!(
+						"deriving funded accounts: entry {entry} of {total_entries}, {} accounts",
+						accounts.len()
+					));
 				}
+				let amount = match parse_amount(&a.entry.amount) {
+					Ok(n) if n > free_max => {
+						problems.push(
+							&a.file,
+							format!("{}.amount", a.path),
+							format!(
+								"the funding amount `{n}` of account `{}` does not fit the balance \
+								 type {balance} (hint: fund at most {free_max}; amounts are in \
+								 the balance's smallest unit)",
+								a.entry.label()
+							),
+						);
+						None
+					}
+					Ok(n) => Some(n),
+					Err(why) => {
+						problems.push(&a.file, format!("{}.amount", a.path), why);
+						None
+					}
+				};
 				// `//Alice`, or `count` accounts of a template like `//stress//{i}`.
-				let accts = match a.entry.expand() {
+				let accts = match a.entry.expand_with(&mut deriver) {
 					Ok(x) => x,
 					Err((field, e)) => {
 						problems.push(&a.file, format!("{}.{field}", a.path), e);
@@ -1310,7 +1481,7 @@ fn compile(
 			}
 			if ok {
 				let (free_segs, prov_segs) = (segs.remove(0), segs.remove(0));
-				fund_plan = Some((item, free_segs, prov_segs, accounts, issuance));
+				fund_plan = Some((item, free_segs, prov_segs.0, accounts, issuance));
 			}
 		}
 	}
@@ -1369,42 +1540,74 @@ fn compile(
 	}
 
 	// Funding: read the accounts and issuance, add the amounts.
-	if let Some((item, free, providers, accounts, issuance)) = fund_plan {
+	if let Some((item, (free, free_max), providers, accounts, issuance)) = fund_plan {
 		let mut wanted: BTreeSet<Vec<u8>> = accounts.iter().map(|a| a.0.clone()).collect();
 		wanted.extend(issuance.iter().map(|i| i.prefix.to_vec()));
+		progress(&format!(
+			"reading {} funded account(s) from the snapshot",
+			accounts.len()
+		));
 		let found = lookup(reader, &wanted)?;
 		let current = |k: &[u8], plan: &Plan| -> Option<Vec<u8>> {
 			plan.sets.get(k).cloned().or_else(|| found.get(k).cloned())
 		};
-		let mut total: u128 = 0;
+		let mut total: Option<u128> = Some(0);
+		let mut overflowed: BTreeSet<usize> = BTreeSet::new();
 		// Where each templated entry's line is in `plan.funded`.
 		let mut groups: HashMap<usize, usize> = HashMap::new();
-		for (key, acct, entry, n, amount) in accounts {
-			let Some(written) = profile.accounts.get(entry).map(|a| &a.entry) else {
+		let count = accounts.len();
+		let mut last_report = Instant::now();
+		for (done, (key, acct, entry, n, amount)) in accounts.into_iter().enumerate() {
+			if last_report.elapsed() >= PROGRESS_EVERY {
+				last_report = Instant::now();
+				progress(&format!("funding accounts: {done} of {count}"));
+			}
+			let Some(sourced) = profile.accounts.get(entry) else {
 				continue;
 			};
+			let written = &sourced.entry;
 			let existing = current(&key, &plan);
 			let new = existing.is_none();
 			let base = existing
 				.or_else(|| item.default.clone())
 				.unwrap_or_default();
-			let mut overflow = false;
+			let mut overflow = None;
 			let mut value = rebase::map_value(
 				types,
 				item.value_ty,
 				&base,
-				&[(free.clone(), u128::MAX)],
-				|n, _| {
-					n.checked_add(amount).unwrap_or_else(|| {
-						overflow = true;
+				&[(free.clone(), free_max)],
+				|n, max| match n.checked_add(amount) {
+					Some(x) if x <= max => x,
+					_ => {
+						overflow = Some(n);
 						n
-					})
+					}
 				},
 			)
 			.map_err(|reason| ForkError::Inconsistent {
 				item: item.label(),
 				reason,
 			})?;
+			if let Some(balance) = overflow {
+				// One problem per entry: a template's accounts overflow alike.
+				if overflowed.insert(entry) {
+					problems.push(
+						&sourced.file,
+						format!("{}.amount", sourced.path),
+						format!(
+							"the funding amount `{amount}` of account `{}` ({}) does not fit \
+							 the balance type `{}` (at most {free_max}): its free balance in \
+							 the snapshot is already {balance} (hint: fund at most {})",
+							written.uri_of(n),
+							keys::ss58(&acct),
+							uint_name(free_max),
+							free_max - balance
+						),
+					);
+				}
+				continue;
+			}
 			value = rebase::map_value(
 				types,
 				item.value_ty,
@@ -1416,16 +1619,7 @@ fn compile(
 				item: item.label(),
 				reason,
 			})?;
-			if overflow {
-				return Err(ForkError::Profile {
-					problems: vec![Problem {
-						file: main_file.clone(),
-						path: "fund.accounts".into(),
-						message: format!("funding `{}` overflows its balance", written.uri_of(n)),
-					}],
-				});
-			}
-			total = total.saturating_add(amount);
+			total = total.and_then(|t| t.checked_add(amount));
 			plan.sets.insert(key, value);
 			let Some(count) = written.count else {
 				plan.funded.push(Funded {
@@ -1460,21 +1654,53 @@ fn compile(
 				line.new |= new;
 				if let Some(group) = line.group.as_mut() {
 					group.new_accounts += u32::from(new);
-					group.last_account = keys::ss58(&acct);
+					if n + 1 == count {
+						group.last_account = keys::ss58(&acct);
+					}
 				}
 			}
 		}
+		if !problems.list.is_empty() {
+			return Err(ForkError::Profile {
+				problems: problems.list,
+			});
+		}
+		let Some(total) = total else {
+			return Err(ForkError::Profile {
+				problems: vec![Problem {
+					file: main_file.clone(),
+					path: "fund.accounts".into(),
+					message: format!(
+						"the funded amounts add up to more than {} (2^128 − 1), more than any \
+						 balance type holds (hint: fund less)",
+						u128::MAX
+					),
+				}],
+			});
+		};
 		for it in issuance {
 			let base = current(&it.prefix, &plan)
 				.or_else(|| it.default.clone())
 				.unwrap_or_default();
 			let before = read_uint(meta, it.value_ty, &base).unwrap_or(0);
-			let after = before
-				.checked_add(total)
-				.ok_or_else(|| ForkError::Inconsistent {
-					item: it.label(),
-					reason: format!("{before} + {total} overflows"),
-				})?;
+			let max = rebase::check_path(types, it.value_ty, &[]).unwrap_or(u128::MAX);
+			let after = match before.checked_add(total) {
+				Some(a) if a <= max => a,
+				_ => {
+					problems.push(
+						&main_file,
+						"fund.issuance",
+						format!(
+							"raising `{}` from {before} by the funded total {total} does not fit \
+							 its type `{}` (at most {max}) (hint: fund at most {} in total)",
+							it.label(),
+							uint_name(max),
+							max - before.min(max)
+						),
+					);
+					continue;
+				}
+			};
 			let value = rebase::map_value(
 				types,
 				it.value_ty,
@@ -1484,15 +1710,18 @@ fn compile(
 			)
 			.map_err(|reason| ForkError::Inconsistent {
 				item: it.label(),
-				reason: format!(
-					"{reason} (the funded total {total} does not fit the issuance type)"
-				),
+				reason,
 			})?;
 			plan.sets.insert(it.prefix.to_vec(), value);
 			plan.issuance.push(IssuanceChange {
 				item: it.label(),
 				before,
 				after,
+			});
+		}
+		if !problems.list.is_empty() {
+			return Err(ForkError::Profile {
+				problems: problems.list,
 			});
 		}
 	}

@@ -123,6 +123,15 @@ impl FundAccount {
 	/// derived fast ([`super::keys::sr25519_publics`]). On a problem, the field it concerns
 	/// (`account`, `count` or `first`) and what is wrong.
 	pub fn expand(&self) -> Result<Vec<[u8; 32]>, (&'static str, String)> {
+		self.expand_with(&mut super::keys::Deriver::default())
+	}
+
+	/// [`Self::expand`], deriving through `deriver` (whose phrase roots are shared by every
+	/// entry of a profile).
+	pub fn expand_with(
+		&self,
+		deriver: &mut super::keys::Deriver,
+	) -> Result<Vec<[u8; 32]>, (&'static str, String)> {
 		let templated = self.account.contains("{i}");
 		let Some(count) = self.count else {
 			if templated {
@@ -141,7 +150,8 @@ impl FundAccount {
 					"`first` goes with `count` (hint: add `count: N`, or remove `first`)".into(),
 				));
 			}
-			return super::keys::account(&self.account)
+			return deriver
+				.account(&self.account)
 				.map(|a| vec![a])
 				.map_err(|e| ("account", e));
 		};
@@ -423,18 +433,146 @@ pub struct Profile {
 	pub unknown: Vec<Problem>,
 }
 
-fn parse_file(path: &Path) -> Result<(ProfileFile, Vec<Problem>), Vec<Problem>> {
+/// The most type problems reported for one profile file.
+const MAX_PROBLEMS_PER_FILE: usize = 100;
+
+/// One step of a path into a YAML document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+	Key(String),
+	Index(usize),
+}
+
+fn render(steps: &[Step]) -> String {
+	let mut out = String::new();
+	for s in steps {
+		match s {
+			Step::Key(k) if out.is_empty() => out.push_str(k),
+			Step::Key(k) => {
+				out.push('.');
+				out.push_str(k);
+			}
+			Step::Index(i) => out.push_str(&format!("[{i}]")),
+		}
+	}
+	out
+}
+
+/// The node at `steps` (in the document as it is now), for removal: its parent and where in it.
+fn remove_at(doc: &mut Yaml, steps: &[Step]) -> bool {
+	let Some((last, parents)) = steps.split_last() else {
+		return false;
+	};
+	let mut node = doc;
+	for s in parents {
+		node = match (node, s) {
+			(Yaml::Mapping(m), Step::Key(k)) => match m.get_mut(k.as_str()) {
+				Some(n) => n,
+				None => return false,
+			},
+			(Yaml::Sequence(v), Step::Index(i)) => match v.get_mut(*i) {
+				Some(n) => n,
+				None => return false,
+			},
+			(Yaml::Tagged(t), _) => &mut t.value,
+			_ => return false,
+		};
+	}
+	match (node, last) {
+		(Yaml::Mapping(m), Step::Key(k)) => m.remove(k.as_str()).is_some(),
+		(Yaml::Sequence(v), Step::Index(i)) if *i < v.len() => {
+			v.remove(*i);
+			true
+		}
+		_ => false,
+	}
+}
+
+/// Reads a profile document, reporting every type problem with its path, not only the first:
+/// after each problem the offending entry is taken out (a key, a list element, or the map
+/// that lacks a required field) and the rest is read again. Returns what could be read (with
+/// the bad entries left out) and the problems, in document order of discovery.
+fn deserialize_all(mut doc: Yaml) -> (Option<ProfileFile>, Vec<(String, String)>) {
+	let mut problems: Vec<(String, String)> = Vec::new();
+	// List elements taken out so far, by the list's path in the file as written, so that
+	// later paths are reported with the indices the user wrote.
+	let mut removed: std::collections::HashMap<String, Vec<usize>> = Default::default();
+	loop {
+		let result: Result<ProfileFile, _> = serde_path_to_error::deserialize(&doc);
+		let e = match result {
+			Ok(f) => return (Some(f), problems),
+			Err(e) => e,
+		};
+		// The path now, and as written.
+		let mut now = Vec::new();
+		let mut written = Vec::new();
+		let mut complete = true;
+		for seg in e.path().iter() {
+			match seg {
+				serde_path_to_error::Segment::Map { key } => {
+					now.push(Step::Key(key.clone()));
+					written.push(Step::Key(key.clone()));
+				}
+				serde_path_to_error::Segment::Seq { index } => {
+					let mut orig = *index;
+					if let Some(gone) = removed.get(&render(&written)) {
+						for g in gone {
+							if *g <= orig {
+								orig += 1;
+							}
+						}
+					}
+					now.push(Step::Index(*index));
+					written.push(Step::Index(orig));
+				}
+				_ => {
+					complete = false;
+					break;
+				}
+			}
+		}
+		let at = render(&written);
+		let msg = e.into_inner().to_string();
+		// A map that lacks a field taken out before is not a problem of its own.
+		let consequence = problems.iter().any(|(p, _)| {
+			!at.is_empty() && (p.starts_with(&format!("{at}.")) || p.starts_with(&format!("{at}[")))
+		});
+		if !consequence {
+			problems.push((at.clone(), msg));
+		}
+		if !complete || problems.len() >= MAX_PROBLEMS_PER_FILE || !remove_at(&mut doc, &now) {
+			return (None, problems);
+		}
+		if let Some(Step::Index(i)) = written.last() {
+			let list = render(&written[..written.len() - 1]);
+			let gone = removed.entry(list).or_default();
+			gone.push(*i);
+			gone.sort_unstable();
+		}
+	}
+}
+
+/// Reads one profile file: what could be read, its unknown keys, and every problem found.
+fn parse_file(path: &Path) -> (Option<ProfileFile>, Vec<Problem>, Vec<Problem>) {
 	let problem = |p: String, m: String| Problem {
 		file: path.to_path_buf(),
 		path: p,
 		message: m,
 	};
-	let text = std::fs::read_to_string(path).map_err(|e| {
-		vec![problem(
-			String::new(),
-			format!("cannot read the profile: {e}"),
-		)]
-	})?;
+	let text = match stagenet_config::files::read_text_bounded(
+		path,
+		"profile",
+		stagenet_config::files::MAX_CONFIG_BYTES,
+	) {
+		Ok(t) => t,
+		Err(e) => {
+			return (
+				None,
+				Vec::new(),
+				vec![problem(String::new(), e.to_string())],
+			)
+		}
+	};
 	let de = serde_yaml::Deserializer::from_str(&text);
 	let mut unknown = Vec::new();
 	let mut on_unknown = |p: serde_ignored::Path<'_>| {
@@ -446,66 +584,120 @@ fn parse_file(path: &Path) -> Result<(ProfileFile, Vec<Problem>), Vec<Problem>> 
 		))
 	};
 	let ignored = serde_ignored::Deserializer::new(de, &mut on_unknown);
-	let file: ProfileFile = serde_path_to_error::deserialize(ignored).map_err(|e| {
-		let path = e.path().to_string();
-		let inner = e.into_inner();
-		let mut msg = inner.to_string();
-		if msg.contains("did not match any variant of untagged enum") {
-			msg = format!(
-				"{msg} (hint: write an item as `Pallet.Item` or as a map with `item:` and its \
-				 keys or paths)"
-			);
+	let parsed: Result<ProfileFile, _> = serde_path_to_error::deserialize(ignored);
+	let file = match parsed {
+		Ok(f) => f,
+		Err(first) => {
+			// Report every problem, not only the first: read the document as a tree and
+			// take the bad entries out one by one.
+			let first_path = first.path().to_string();
+			let first_path = if first_path == "." {
+				String::new()
+			} else {
+				first_path
+			};
+			let first_msg = first.into_inner().to_string();
+			// serde_yaml names the path itself; the problem names it already.
+			let first_msg = first_msg
+				.strip_prefix(&format!("{first_path}: "))
+				.map(str::to_string)
+				.unwrap_or(first_msg);
+			let all = match serde_yaml::from_str::<Yaml>(&text) {
+				Ok(doc) => deserialize_all(doc),
+				Err(_) => (None, Vec::new()),
+			};
+			let (file, mut found) = all;
+			match found.iter_mut().find(|(p, _)| *p == first_path) {
+				// The streaming parser's message says the line and column.
+				Some(same) => same.1 = first_msg.clone(),
+				None => found.insert(0, (first_path, first_msg)),
+			}
+			let problems = found
+				.into_iter()
+				.map(|(p, m)| {
+					let m = if m.contains("did not match any variant of untagged enum")
+						&& !m.contains("hint:")
+					{
+						format!(
+							"{m} (hint: write an item as `Pallet.Item` or as a map with `item:` \
+							 and its keys or paths)"
+						)
+					} else {
+						m
+					};
+					problem(p, m)
+				})
+				.collect();
+			return (file, Vec::new(), problems);
 		}
-		let path = if path == "." { String::new() } else { path };
-		vec![problem(path, msg)]
-	})?;
-	match file.version {
-		Some(PROFILE_VERSION) => {}
-		Some(v) => {
-			return Err(vec![problem(
-				"version".into(),
-				format!(
-					"profile version {v} is not supported: this stagenet reads version \
-					 {PROFILE_VERSION} (hint: upgrade stagenet, or rewrite the profile for \
-					 version {PROFILE_VERSION})"
-				),
-			)])
-		}
-		None => {
-			return Err(vec![problem(
-				"version".into(),
-				format!("missing (hint: start the profile with `version: {PROFILE_VERSION}`)"),
-			)])
-		}
+	};
+	let version_problem = match file.version {
+		Some(PROFILE_VERSION) => None,
+		Some(v) => Some(problem(
+			"version".into(),
+			format!(
+				"profile version {v} is not supported: this stagenet reads version \
+				 {PROFILE_VERSION} (hint: upgrade stagenet, or rewrite the profile for version \
+				 {PROFILE_VERSION})"
+			),
+		)),
+		None => Some(problem(
+			"version".into(),
+			format!("missing (hint: start the profile with `version: {PROFILE_VERSION}`)"),
+		)),
+	};
+	match version_problem {
+		// A profile of another version is not read further.
+		Some(p) => (None, unknown, vec![p]),
+		None => (Some(file), unknown, Vec::new()),
 	}
-	Ok((file, unknown))
 }
 
-/// Reads a profile and the profiles it extends.
+/// Reads a profile and the profiles it extends; every problem of every file at once.
 pub fn load(path: &Path) -> Result<Profile, Vec<Problem>> {
 	let mut chain: Vec<(PathBuf, ProfileFile)> = Vec::new();
 	let mut unknown = Vec::new();
-	let mut next = Some(path.to_path_buf());
-	while let Some(p) = next.take() {
+	let mut problems = Vec::new();
+	let mut next = Some((path.to_path_buf(), None::<PathBuf>));
+	while let Some((p, child)) = next.take() {
 		let canon = p.canonicalize().unwrap_or_else(|_| p.clone());
 		if chain
 			.iter()
 			.any(|(q, _)| q.canonicalize().ok().as_ref() == Some(&canon))
 		{
-			return Err(vec![Problem {
+			problems.push(Problem {
 				file: p.clone(),
 				path: "extends".into(),
 				message: "profiles extend each other in a cycle (hint: remove one `extends`)"
 					.into(),
-			}]);
+			});
+			break;
 		}
-		let (file, mut u) = parse_file(&p)?;
+		let (file, mut u, mut found) = parse_file(&p);
+		// A parent that cannot be read is a problem of the `extends` that names it.
+		if let (Some(child), true) = (&child, file.is_none() && found.len() == 1) {
+			if found[0].path.is_empty() {
+				let f = found.remove(0);
+				problems.push(Problem {
+					file: child.clone(),
+					path: "extends".into(),
+					message: f.message,
+				});
+			}
+		}
+		problems.append(&mut found);
 		unknown.append(&mut u);
+		let Some(file) = file else {
+			break;
+		};
 		if let Some(parent) = &file.extends {
 			let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
-			next = Some(base.join(parent));
+			next = Some((base.join(parent), Some(p.clone())));
 		}
 		chain.push((p, file));
+	}
+	if !problems.is_empty() {
+		return Err(problems);
 	}
 	// Merge from the root ancestor down.
 	let mut m = Profile {

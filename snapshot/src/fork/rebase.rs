@@ -158,19 +158,26 @@ pub fn check_path(types: &PortableRegistry, ty: u32, path: &[Seg]) -> Result<u12
 	Err("the path is too deep".into())
 }
 
-/// The warm-up: the least `w ≥ warmup` with `w ≡ h (mod period)`.
+/// The warm-up: the least `w ≥ warmup` with `w ≡ h (mod period)`, `u64::MAX` when that
+/// number does not fit a `u64` (see [`try_choose_warmup`]).
 pub fn choose_warmup(h: u64, warmup: u64, period: Option<u64>) -> u64 {
+	try_choose_warmup(h, warmup, period).unwrap_or(u64::MAX)
+}
+
+/// The warm-up: the least `w ≥ warmup` with `w ≡ h (mod period)`; `None` when that number
+/// does not fit a `u64`.
+pub fn try_choose_warmup(h: u64, warmup: u64, period: Option<u64>) -> Option<u64> {
 	match period {
 		Some(p) if p > 1 => {
 			let want = h % p;
-			let base = warmup - warmup % p + want;
+			let base = (warmup - warmup % p).checked_add(want)?;
 			if base >= warmup {
-				base
+				Some(base)
 			} else {
-				base + p
+				base.checked_add(p)
 			}
 		}
-		_ => warmup,
+		_ => Some(warmup),
 	}
 }
 
@@ -190,6 +197,9 @@ pub struct RebaseStats {
 	pub max_age_lost: u64,
 	/// `0` or the type's maximum, kept.
 	pub kept: u64,
+	/// Moved past the type's maximum (a deadline further ahead than the type can count from
+	/// the warm-up): capped at the maximum, which the chain reads as "never".
+	pub capped: u64,
 }
 
 /// The rebase of numbers: `v → v − H + W`.
@@ -209,13 +219,24 @@ impl Shift {
 			return v;
 		}
 		let (h, w) = (self.h as u128, self.w as u128);
-		if v + w < h {
+		if v.saturating_add(w) < h {
 			stats.clipped += 1;
 			stats.max_age_lost = stats.max_age_lost.max((h - v) as u64);
 			return 0;
 		}
-		stats.rebased += 1;
-		(v + w - h).min(max)
+		// `v < max ≤ u128::MAX` and `w` < 2^64: `v + w` cannot wrap in `u128` unless `v` is
+		// within 2^64 of it; checked all the same, and a result past the type's maximum is
+		// counted, not silently clipped.
+		match v.checked_add(w).map(|x| x - h) {
+			Some(x) if x <= max => {
+				stats.rebased += 1;
+				x
+			}
+			_ => {
+				stats.capped += 1;
+				max
+			}
+		}
 	}
 }
 
@@ -507,6 +528,9 @@ mod tests {
 		assert!(w >= 100 && w < 100 + 361);
 		assert_eq!(w % 361, 7_000_000 % 361);
 		assert_eq!(choose_warmup(5, 10, Some(4)), 13);
+		// Past the end of `u64`: no wrap, no panic.
+		assert_eq!(try_choose_warmup(5, u64::MAX - 1, Some(4)), None);
+		assert_eq!(try_choose_warmup(3, 10, Some(u64::MAX)), None);
 	}
 
 	#[test]
@@ -531,6 +555,14 @@ mod tests {
 			u32::MAX as u128
 		);
 		assert_eq!(st.kept, 2);
+		// A deadline pushed past the type's maximum is capped and counted.
+		let s = Shift { h: 10, w: 1000 };
+		let mut st = RebaseStats::default();
+		assert_eq!(
+			s.apply(u32::MAX as u128 - 5, u32::MAX as u128, &mut st),
+			u32::MAX as u128
+		);
+		assert_eq!((st.rebased, st.capped), (0, 1));
 	}
 }
 

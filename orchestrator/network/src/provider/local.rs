@@ -32,6 +32,8 @@ const PROVIDER: &str = "local";
 pub const RUN_ENV: &str = "STAGENET_RUN";
 /// Environment variable with the owner's pid on every process.
 pub const OWNER_ENV: &str = "STAGENET_OWNER";
+/// Environment variable with the scope (`<uid>:<runs dir>`) on every process.
+pub const SCOPE_ENV: &str = "STAGENET_SCOPE";
 
 /// The guard: runs `"$@"` with stdin from /dev/null, and kills the process group when its
 /// own stdin (a pipe from stagenet) closes. Exits with the program's status.
@@ -71,6 +73,7 @@ impl Provider for LocalProvider {
 			resource_limits: false,
 			gpus: true,
 			outlives_owner: false,
+			same_machine: true,
 		}
 	}
 
@@ -147,12 +150,15 @@ fn run_processes(run_id: Option<&str>) -> Vec<Resource> {
 		};
 		let mut run = None;
 		let mut owner = None;
+		let mut scope = None;
 		for var in environ.split(|b| *b == 0) {
 			let var = String::from_utf8_lossy(var);
 			if let Some(v) = var.strip_prefix(&format!("{RUN_ENV}=")) {
 				run = Some(v.to_string());
 			} else if let Some(v) = var.strip_prefix(&format!("{OWNER_ENV}=")) {
 				owner = v.parse().ok();
+			} else if let Some(v) = var.strip_prefix(&format!("{SCOPE_ENV}=")) {
+				scope = Some(v.to_string());
 			}
 		}
 		let Some(run) = run else { continue };
@@ -165,6 +171,7 @@ fn run_processes(run_id: Option<&str>) -> Vec<Resource> {
 			kind: "process".into(),
 			name: pid.to_string(),
 			owner_pid: owner,
+			scope,
 		});
 	}
 	out
@@ -263,6 +270,10 @@ impl Namespace for LocalNamespace {
 		}
 		env.insert(RUN_ENV.into(), self.run_id.clone());
 		env.insert(OWNER_ENV.into(), std::process::id().to_string());
+		env.insert(
+			SCOPE_ENV.into(),
+			crate::claim::scope_of_run_dir(&self.dir),
+		);
 		env.insert("STAGENET_NODE".into(), options.name.clone());
 		let node = Arc::new(LocalNode {
 			name: options.name.clone(),

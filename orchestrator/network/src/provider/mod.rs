@@ -32,6 +32,8 @@ pub const RUN_LABEL: &str = "stagenet.run";
 pub const NODE_LABEL: &str = "stagenet.node";
 /// Label carrying the process id of the `stagenet` process that owns the run.
 pub const OWNER_LABEL: &str = "stagenet.owner-pid";
+/// Label with the scope of a resource: `<uid>:<runs dir>` (see [`crate::claim::scope_of`]).
+pub const SCOPE_LABEL: &str = "stagenet.scope";
 
 /// What a provider can do. The orchestrator checks a topology against these before
 /// anything starts, and faults a provider lacks are refused with a clear error.
@@ -52,6 +54,8 @@ pub struct Capabilities {
 	/// Resources outlive the `stagenet` process that created them (so `down` and orphan
 	/// clean-up matter); local processes die with stagenet.
 	pub outlives_owner: bool,
+	/// Runs its nodes on this machine (so this machine's cores bound how many can run).
+	pub same_machine: bool,
 }
 
 /// How the program of a node or workload is given.
@@ -128,6 +132,8 @@ pub struct Resource {
 	pub name: String,
 	/// The `stagenet` process that owns it, when known.
 	pub owner_pid: Option<u32>,
+	/// This user and the runs directory of its run (`<uid>:<runs dir>`), when labelled.
+	pub scope: Option<String>,
 }
 
 /// A place nodes run: this machine, a Docker engine.

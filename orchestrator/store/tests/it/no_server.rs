@@ -52,7 +52,9 @@ async fn unsupported_targets_are_refused() {
 			assert!(message.contains(reason), "{message}");
 			assert!(!message.contains(":pw@"), "{message}");
 			assert!(
-				message.ends_with("(hint: give a file path, a `sqlite:` URL or a `postgres://user@host:port/database` URL)"),
+				message.contains("plain path")
+					&& message.contains("`sqlite://path`")
+					&& message.ends_with("`postgres://user@host:port/database`)"),
 				"{message}"
 			);
 		}
@@ -105,6 +107,38 @@ async fn sqlite_not_a_database_is_refused() {
 				.ends_with("(hint: check that the path is a SQLite database (or does not exist yet) and that its directory is writable)"),
 			"{err}"
 		);
+		Ok(())
+	})
+	.await;
+}
+
+/// A reader's open refuses a SQLite store that is not there, as a path and as a URL, and
+/// creates nothing; a writer's open creates it.
+#[tokio::test]
+async fn open_existing_refuses_an_absent_sqlite_store() {
+	timed(async {
+		let dir = tempfile::tempdir()?;
+		let path = dir.path().join("sub").join("store.db");
+		for target in [
+			path.display().to_string(),
+			format!("sqlite://{}", path.display()),
+		] {
+			let err = Store::open_existing(&target)
+				.await
+				.err()
+				.ok_or("accepted")?;
+			assert!(err.is_bad_target(), "{err}");
+			assert!(err.to_string().contains("no store at"), "{err}");
+		}
+		assert!(!dir.path().join("sub").exists());
+		Store::open(&path.display().to_string())
+			.await?
+			.close()
+			.await?;
+		Store::open_existing(&format!("sqlite://{}", path.display()))
+			.await?
+			.close()
+			.await?;
 		Ok(())
 	})
 	.await;

@@ -22,7 +22,7 @@ mod node;
 
 use super::{
 	Capabilities, DynNamespace, DynNode, Namespace, NodeAddresses, Program, Provider, Resource,
-	SpawnOptions, NODE_LABEL, OWNER_LABEL, RUN_LABEL,
+	SpawnOptions, NODE_LABEL, OWNER_LABEL, RUN_LABEL, SCOPE_LABEL,
 };
 use crate::{NetworkError, Result};
 use async_trait::async_trait;
@@ -111,26 +111,23 @@ impl Shared {
 		let label = format!("{RUN_LABEL}={run_id}");
 		let mut removed = Vec::new();
 		let mut failures = Vec::new();
-		let owner = |labels: &BTreeMap<String, String>| {
-			labels.get(OWNER_LABEL).and_then(|p| p.parse::<u32>().ok())
-		};
 		for c in self.client.containers_with_label(&label).await? {
 			match self.client.remove_container(&c.name).await {
-				Ok(true) => removed.push(resource(run_id, "container", &c.name, owner(&c.labels))),
+				Ok(true) => removed.push(resource(run_id, "container", &c.name, &c.labels)),
 				Ok(false) => {}
 				Err(e) => failures.push(e.to_string()),
 			}
 		}
 		for v in self.client.volumes_with_label(&label).await? {
 			match self.client.remove_volume(&v.name).await {
-				Ok(true) => removed.push(resource(run_id, "volume", &v.name, owner(&v.labels))),
+				Ok(true) => removed.push(resource(run_id, "volume", &v.name, &v.labels)),
 				Ok(false) => {}
 				Err(e) => failures.push(e.to_string()),
 			}
 		}
 		for n in self.client.networks_with_label(&label).await? {
 			match self.client.remove_network(&n.name).await {
-				Ok(true) => removed.push(resource(run_id, "network", &n.name, owner(&n.labels))),
+				Ok(true) => removed.push(resource(run_id, "network", &n.name, &n.labels)),
 				Ok(false) => {}
 				Err(e) => failures.push(e.to_string()),
 			}
@@ -152,12 +149,18 @@ impl Shared {
 	}
 }
 
-fn resource(run_id: &str, kind: &str, name: &str, owner_pid: Option<u32>) -> Resource {
+fn resource(
+	run_id: &str,
+	kind: &str,
+	name: &str,
+	labels: &BTreeMap<String, String>,
+) -> Resource {
 	Resource {
 		run_id: run_id.to_string(),
 		kind: kind.to_string(),
 		name: name.to_string(),
-		owner_pid,
+		owner_pid: labels.get(OWNER_LABEL).and_then(|p| p.parse::<u32>().ok()),
+		scope: labels.get(SCOPE_LABEL).cloned(),
 	}
 }
 
@@ -176,6 +179,7 @@ impl Provider for DockerProvider {
 			resource_limits: true,
 			gpus: true,
 			outlives_owner: true,
+			same_machine: true,
 		}
 	}
 
@@ -258,7 +262,7 @@ impl Provider for DockerProvider {
 				name: network.clone(),
 				internal: true,
 				options: BTreeMap::from([(INHIBIT_IPV4.to_string(), "true".to_string())]),
-				labels: run_labels(run_id, None),
+				labels: run_labels(run_id, dir, None),
 			})
 			.await?;
 		Ok(Arc::new(DockerNamespace {
@@ -277,11 +281,7 @@ impl Provider for DockerProvider {
 		let mut add = |kind: &str, items: Vec<client::Labelled>| {
 			for item in items {
 				let run_id = item.labels.get(RUN_LABEL).cloned().unwrap_or_default();
-				let owner = item
-					.labels
-					.get(OWNER_LABEL)
-					.and_then(|p| p.parse::<u32>().ok());
-				found.push(resource(&run_id, kind, &item.name, owner));
+				found.push(resource(&run_id, kind, &item.name, &item.labels));
 			}
 		};
 		add("container", client.containers_with_label(RUN_LABEL).await?);
@@ -341,10 +341,11 @@ fn command_unsupported(path: &Path) -> NetworkError {
 }
 
 /// Labels of every resource of a run (`node` for containers).
-fn run_labels(run_id: &str, node: Option<&str>) -> BTreeMap<String, String> {
+fn run_labels(run_id: &str, dir: &Path, node: Option<&str>) -> BTreeMap<String, String> {
 	let mut labels = BTreeMap::from([
 		(RUN_LABEL.to_string(), run_id.to_string()),
 		(OWNER_LABEL.to_string(), std::process::id().to_string()),
+		(SCOPE_LABEL.to_string(), crate::claim::scope_of_run_dir(dir)),
 	]);
 	if let Some(node) = node {
 		labels.insert(NODE_LABEL.to_string(), node.to_string());
@@ -400,7 +401,7 @@ impl DockerNamespace {
 					name: name.clone(),
 					internal: false,
 					options: BTreeMap::new(),
-					labels: run_labels(&self.run_id, None),
+					labels: run_labels(&self.run_id, &self.dir, None),
 				})
 				.await?;
 		}
@@ -427,7 +428,7 @@ impl DockerNamespace {
 		if options.is_node {
 			let volume = format!("{container}-data");
 			client
-				.create_volume(&volume, &run_labels(&self.run_id, Some(name)))
+				.create_volume(&volume, &run_labels(&self.run_id, &self.dir, Some(name)))
 				.await?;
 			made.volume = Some(volume.clone());
 			binds.push(format!("{volume}:{DATA_MOUNT}:rw"));
@@ -441,7 +442,7 @@ impl DockerNamespace {
 				.iter()
 				.map(|(k, v)| format!("{k}={v}"))
 				.collect(),
-			labels: run_labels(&self.run_id, Some(name)),
+			labels: run_labels(&self.run_id, &self.dir, Some(name)),
 			network: self.network.clone(),
 			aliases: vec![name.clone()],
 			binds,
@@ -475,7 +476,7 @@ impl DockerNamespace {
 					format!("{PROMETHEUS_PORT}={name}:{PROMETHEUS_PORT}"),
 				],
 				env: vec!["RUST_LOG=stagenet=info".into()],
-				labels: run_labels(&self.run_id, Some(&format!("{name}-relay"))),
+				labels: run_labels(&self.run_id, &self.dir, Some(&format!("{name}-relay"))),
 				// Created on the access network, so that it is the container's gateway and
 				// its published ports are set up there; then joined to the sealed one.
 				network: access,
