@@ -352,3 +352,26 @@ async fn a_resume_while_the_download_runs_is_refused_chain() {
 		"the first download never overlapped the second"
 	);
 }
+
+/// A block number past the chain's block-number type (`u32`) is bad input, found by asking the
+/// real node, and nothing is written.
+#[tokio::test]
+async fn an_at_past_the_block_number_type_is_bad_input_chain() {
+	super::test_node();
+	let node = stagenet_fork_tests::solo::SoloNode::start("rel-snapshot-at", &[]).await;
+	let url = node.url();
+	let dir = tempdir();
+	let out = dir.path().join("state.snap");
+	let past = (u64::from(u32::MAX) + 1).to_string();
+	let seen = run([
+		"snapshot".as_ref(),
+		"--url".as_ref(),
+		url.as_ref() as &std::ffi::OsStr,
+		"--at".as_ref(),
+		past.as_ref(),
+		"--out".as_ref(),
+		out.as_os_str(),
+	]);
+	seen.expect(2, &["u32", "hint:"]);
+	assert_eq!(crate::files_below(dir.path()), Vec::<PathBuf>::new());
+}
