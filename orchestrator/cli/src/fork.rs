@@ -70,11 +70,8 @@ pub async fn run(args: ForkArgs) -> Result<(), Failure> {
 		strict: args.strict,
 	};
 	let summary = tokio::task::spawn_blocking(move || {
-		fork(&opts, |step| {
-			if !json {
-				eprintln!("fork: {step}");
-			}
-		})
+		// Progress goes to stderr in every mode (`--json` keeps stdout for the summary).
+		fork(&opts, |step| eprintln!("fork: {step}"))
 	})
 	.await
 	.map_err(|e| Failure::new(EXIT_INFRA, format!("the fork task failed: {e}")))??;

@@ -446,6 +446,19 @@ mod with_chain {
 		let seen = run(fork_args(snapshot(), &profile, &out, &["--json"]));
 		assert_eq!(seen.code, Some(0), "{}", seen.stderr);
 		let summary: serde_json::Value = serde_json::from_str(&seen.stdout).expect("JSON");
+		// Long work shows progress on stderr (stdout stays the JSON summary): the phases, and
+		// a count every 2 s while the accounts are derived (that takes seconds here).
+		assert!(
+			seen.stderr.contains("funded account(s) from the snapshot"),
+			"{}",
+			seen.stderr
+		);
+		assert!(
+			seen.stderr
+				.contains("fork: deriving funded accounts: entry "),
+			"{}",
+			seen.stderr
+		);
 		let funded = summary["funded"].as_array().expect("funded");
 		let mut sum: u128 = 0;
 		let mut many = 0u64;
