@@ -399,18 +399,7 @@ pub async fn down(args: DownArgs) -> Result<(), Failure> {
 				);
 			}
 		}
-		for run_id in run_ids {
-			let gone = p.destroy_run(&run_id).await?;
-			for r in &gone {
-				println!(
-					"removed {} {} of run {run_id} ({})",
-					r.kind,
-					r.name,
-					p.name()
-				);
-			}
-			removed += gone.len();
-		}
+		removed += destroy_runs(p, &run_ids).await?;
 	}
 	for run in runs {
 		let dir = args.runs_dir.join(&run.run_id);
@@ -465,21 +454,28 @@ async fn down_machine(dry_run: bool) -> Result<(), Failure> {
 		if dry_run {
 			continue;
 		}
-		for run_id in run_ids {
-			let gone = p.destroy_run(&run_id).await?;
-			for r in &gone {
-				println!(
-					"removed {} {} of run {run_id} ({})",
-					r.kind,
-					r.name,
-					p.name()
-				);
-			}
-			removed += gone.len();
-		}
+		removed += destroy_runs(&p, &run_ids).await?;
 	}
 	if removed == 0 && !dry_run {
 		println!("nothing labelled by stagenet was found on this machine");
 	}
 	Ok(())
+}
+
+/// Removes every resource of `run_ids` on `p`, printing each; returns how many.
+async fn destroy_runs(p: &DynProvider, run_ids: &[String]) -> Result<usize, Failure> {
+	let mut removed = 0;
+	for run_id in run_ids {
+		let gone = p.destroy_run(run_id).await?;
+		for r in &gone {
+			println!(
+				"removed {} {} of run {run_id} ({})",
+				r.kind,
+				r.name,
+				p.name()
+			);
+		}
+		removed += gone.len();
+	}
+	Ok(removed)
 }

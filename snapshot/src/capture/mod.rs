@@ -202,16 +202,10 @@ pub async fn capture(
 		});
 	}
 
-	// The old output goes only now that the node has answered.
+	// The old output goes only now that the node has answered (its directory was created
+	// before the lock was taken).
 	if exists && opts.force {
 		remove_output(&opts.out)?;
-	}
-	if let Some(dir) = opts.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-		std::fs::create_dir_all(dir).map_err(|source| CaptureError::Io {
-			path: dir.to_path_buf(),
-			operation: "create the directory".into(),
-			source,
-		})?;
 	}
 	let mut store = Store::open(&opts.out, true).await?;
 	let (range_from, range_to) = match store.meta().await? {
