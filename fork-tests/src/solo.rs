@@ -160,12 +160,20 @@ impl SoloNode {
 	/// stopped) and returns its stdout.
 	pub async fn offline(&mut self, args: &[&str]) -> Vec<u8> {
 		self.kill().await;
-		let out = Command::new(node_binary())
-			.args(args)
+		let mut cmd = Command::new(node_binary());
+		cmd.args(args)
 			.args(["--dev", "--base-path"])
 			.arg(&self.base)
-			.output()
+			.kill_on_drop(true);
+		let out = tokio::time::timeout(stagenet_test_support::LIMIT, cmd.output())
 			.await
+			.unwrap_or_else(|_| {
+				panic!(
+					"`stagenet-test-node {}` still ran after {:?}",
+					args.join(" "),
+					stagenet_test_support::LIMIT
+				)
+			})
 			.unwrap_or_else(|e| panic!("cannot run the test node: {e}"));
 		assert!(
 			out.status.success(),

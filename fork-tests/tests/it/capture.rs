@@ -165,6 +165,7 @@ async fn chain_events(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn capture_records_outcomes_events_and_weights_as_the_chain_reported() {
+	stagenet_test_support::require!(TestChain);
 	let net = start_network("capture", 1).await;
 	let url = net.nodes()[0].rpc_url.clone();
 	let chain = Chain::connect(&url).await.expect("connect");
@@ -572,6 +573,7 @@ async fn big_remark(chain: &Chain, len: usize) -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn capture_survives_a_node_restart_resumes_after_it_dies_and_names_response_limits() {
+	stagenet_test_support::require!(TestChain);
 	let name = "capture-drops";
 	let mut node = SoloNode::start(name, &["--rpc-max-response-size", "1"]).await;
 	node.wait_for_block(12, Duration::from_secs(60)).await;

@@ -186,6 +186,7 @@ fn run_fork(opts: &ForkOptions) -> ForkSummary {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fork_runs_like_the_source_from_block_w_with_three_dev_validators() {
+	stagenet_test_support::require!(TestChain);
 	let dir = out_dir("fidelity");
 	let source = SoloNode::start("fork-source", &[]).await;
 	let chain = Chain::connect(&source.url())

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_validators_peer_produce_and_finalize() {
+	stagenet_test_support::require!(TestChain);
 	let mut net = start_network("three-validators", 3).await;
 	let nodes = net.nodes();
 	assert_eq!(nodes.len(), 3);

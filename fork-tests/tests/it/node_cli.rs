@@ -1,10 +1,12 @@
 //! The node's command-line surface that stagenet drives.
 
+use stagenet_test_support::OutputWithin;
 use stagenet_fork_tests::harness::{node_binary, repo_root};
 use std::process::Command;
 
 #[test]
 fn malformed_chain_spec_is_refused_with_a_clear_error() {
+	stagenet_test_support::require!(TestChain);
 	let dir = repo_root().join("target/test-runs/malformed-spec");
 	std::fs::create_dir_all(&dir).expect("test dir");
 	let spec = dir.join("broken.json");
@@ -17,7 +19,7 @@ fn malformed_chain_spec_is_refused_with_a_clear_error() {
 			&dir.join("db").display().to_string(),
 			"--no-telemetry",
 		])
-		.output()
+		.output_within(stagenet_test_support::LIMIT)
 		.expect("run node");
 	let stderr = String::from_utf8_lossy(&out.stderr);
 	assert_eq!(out.status.code(), Some(1), "exit status; stderr:\n{stderr}");
@@ -34,6 +36,7 @@ fn malformed_chain_spec_is_refused_with_a_clear_error() {
 
 #[test]
 fn build_spec_raw_holds_the_runtime_code() {
+	stagenet_test_support::require!(TestChain);
 	let out = Command::new(node_binary())
 		.args([
 			"build-spec",
@@ -42,7 +45,7 @@ fn build_spec_raw_holds_the_runtime_code() {
 			"--raw",
 			"--disable-default-bootnode",
 		])
-		.output()
+		.output_within(stagenet_test_support::LIMIT)
 		.expect("run node");
 	assert!(
 		out.status.success(),

@@ -184,6 +184,7 @@ fn total(p: &Pairs) -> usize {
 
 #[tokio::test]
 async fn snapshot_equals_a_naive_download_verifies_and_matches_export_state() {
+	stagenet_test_support::require!(TestChain);
 	let mut node = SoloNode::start("snap-naive", &[]).await;
 	let chain = Chain::connect(&node.url()).await.expect("connect");
 	let at = populate(&chain, 1, 8).await;
@@ -303,6 +304,7 @@ async fn snapshot_equals_a_naive_download_verifies_and_matches_export_state() {
 
 #[tokio::test]
 async fn damaged_snapshots_are_named_by_chunk() {
+	stagenet_test_support::require!(TestChain);
 	let node = SoloNode::start("snap-damage", &[]).await;
 	let chain = Chain::connect(&node.url()).await.expect("connect");
 	let at = populate(&chain, 1, 4).await;
@@ -375,6 +377,7 @@ async fn damaged_snapshots_are_named_by_chunk() {
 
 #[tokio::test]
 async fn a_download_cut_by_a_node_crash_resumes_to_the_same_file() {
+	stagenet_test_support::require!(TestChain);
 	let mut node = SoloNode::start("snap-resume", &[]).await;
 	let chain = Chain::connect(&node.url()).await.expect("connect");
 	let mut at = 0;
@@ -485,6 +488,7 @@ async fn a_download_cut_by_a_node_crash_resumes_to_the_same_file() {
 
 #[tokio::test]
 async fn pruned_unknown_and_unreachable_are_refused_with_hints() {
+	stagenet_test_support::require!(TestChain);
 	let node = SoloNode::start(
 		"snap-pruned",
 		&["--state-pruning", "4", "--blocks-pruning", "archive"],
@@ -532,6 +536,7 @@ async fn pruned_unknown_and_unreachable_are_refused_with_hints() {
 
 #[tokio::test]
 async fn a_node_that_lies_about_one_value_fails_verification_and_writes_nothing() {
+	stagenet_test_support::require!(TestChain);
 	let node = SoloNode::start("snap-lie", &[]).await;
 	let proxy = stagenet_fork_tests::lying_proxy::LyingProxy::start(node.rpc_port).await;
 	let dir = out_dir("lie");
@@ -557,11 +562,13 @@ async fn a_node_that_lies_about_one_value_fails_verification_and_writes_nothing(
 
 /// A raw dev chain spec whose genesis also holds `key` = `value` (written to `dir`).
 async fn dev_spec_with(dir: &Path, key: &[u8], value: Vec<u8>) -> PathBuf {
-	let out = tokio::process::Command::new(stagenet_fork_tests::harness::node_binary())
-		.args(["build-spec", "--chain", "dev", "--raw"])
-		.output()
-		.await
-		.expect("run build-spec");
+	let mut cmd = std::process::Command::new(stagenet_fork_tests::harness::node_binary());
+	cmd.args(["build-spec", "--chain", "dev", "--raw"]);
+	let out = tokio::task::spawn_blocking(move || {
+		stagenet_test_support::output_within(cmd, std::time::Duration::from_secs(120))
+	})
+	.await
+	.expect("build-spec task");
 	assert!(
 		out.status.success(),
 		"{}",
@@ -577,6 +584,7 @@ async fn dev_spec_with(dir: &Path, key: &[u8], value: Vec<u8>) -> PathBuf {
 
 #[tokio::test]
 async fn value_batches_shrink_to_the_node_response_limit_and_a_too_large_value_is_named() {
+	stagenet_test_support::require!(TestChain);
 	let dir = out_dir("limit");
 	// Responses of at most 1 MB: `:code` (~0.4 MB, 0.8 MB as hex) and a 0.4 MB value in the
 	// same batch do not fit together; each fits alone.

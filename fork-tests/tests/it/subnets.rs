@@ -19,6 +19,7 @@ async fn subnets_call(chain: &Chain, signer: &Keypair, call: &str, args: Vec<Val
 
 #[tokio::test(flavor = "multi_thread")]
 async fn registration_stake_weights_and_axons_follow_their_rate_limits() {
+	stagenet_test_support::require!(TestChain);
 	let net = start_network("subnets-calls", 1).await;
 	let chain = Chain::connect(&net.nodes()[0].rpc_url)
 		.await

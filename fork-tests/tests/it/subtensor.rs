@@ -71,6 +71,7 @@ fn grandpa_well_known(uris: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forks_of_every_subtensor_era_write_what_the_runtime_has_and_name_what_it_lacks() {
+	stagenet_test_support::require!(TestChain, Subtensor);
 	let dir = out_dir("eras");
 	let genesis = raonet_genesis();
 

@@ -131,6 +131,7 @@ async fn upgraded_at(chain: &Chain) -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn upgrade_ok_runs_its_migration_once_and_the_chain_goes_on() {
+	stagenet_test_support::require!(TestChain);
 	let net = start_network("upgrade-ok", 3).await;
 	let chain = chain_of(&net).await;
 	populate(&chain, 8).await;
@@ -182,6 +183,7 @@ async fn upgrade_ok_runs_its_migration_once_and_the_chain_goes_on() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn panic_on_init_stops_block_production_with_the_panic_in_the_log() {
+	stagenet_test_support::require!(TestChain);
 	let mut net = start_network("panic-on-init", 1).await;
 	let chain = chain_of(&net).await;
 	upgrade(&chain, "panic-on-init").await;
@@ -227,6 +229,7 @@ async fn panic_on_init_stops_block_production_with_the_panic_in_the_log() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn overweight_migration_exceeds_the_maximum_block_weight() {
+	stagenet_test_support::require!(TestChain);
 	let net = start_network("overweight", 1).await;
 	let chain = chain_of(&net).await;
 	upgrade(&chain, "overweight-migration").await;
@@ -243,6 +246,7 @@ async fn overweight_migration_exceeds_the_maximum_block_weight() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lossy_migration_breaks_the_stake_invariant() {
+	stagenet_test_support::require!(TestChain);
 	let net = start_network("lossy", 1).await;
 	let chain = chain_of(&net).await;
 	populate(&chain, 10).await;
@@ -286,6 +290,7 @@ async fn lossy_migration_breaks_the_stake_invariant() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_init_takes_far_longer_than_it_declares() {
+	stagenet_test_support::require!(TestChain);
 	let net = start_network("slow-init", 1).await;
 	let chain = chain_of(&net).await;
 	upgrade(&chain, "slow-init").await;

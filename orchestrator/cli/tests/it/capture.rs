@@ -1,6 +1,7 @@
 //! `stagenet capture` as a user runs it: a range captured from a real dev node, an existing
 //! output refused, `--resume`, and the exit codes of bad input and an unreachable node.
 
+use stagenet_test_support::OutputWithin;
 use super::{repo_root, stagenet};
 use stagenet_fork_tests::solo::SoloNode;
 use std::{ffi::OsStr, time::Duration};
@@ -10,7 +11,7 @@ fn capture(args: &[&OsStr]) -> (Option<i32>, String, String) {
 	let out = stagenet()
 		.arg("capture")
 		.args(args)
-		.output()
+		.output_within(stagenet_test_support::LIMIT)
 		.expect("run stagenet");
 	(
 		out.status.code(),
@@ -21,6 +22,7 @@ fn capture(args: &[&OsStr]) -> (Option<i32>, String, String) {
 
 #[tokio::test]
 async fn capture_from_the_command_line_refuses_an_existing_output_and_resumes() {
+	stagenet_test_support::require!(TestChain);
 	let node = SoloNode::start("cli-capture", &[]).await;
 	node.wait_for_block(4, Duration::from_secs(60)).await;
 	let dir = repo_root().join("target/test-runs/cli-capture");
@@ -100,6 +102,7 @@ async fn capture_from_the_command_line_refuses_an_existing_output_and_resumes() 
 
 #[test]
 fn capture_bad_input_exits_2_and_an_unreachable_node_exits_3() {
+	stagenet_test_support::require!(TestChain);
 	let out = repo_root().join("target/test-runs/cli-capture-bad/capture.db");
 	let args = |url: &'static str, from: &'static str, to: &'static str| -> Vec<&OsStr> {
 		vec![

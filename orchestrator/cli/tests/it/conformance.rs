@@ -229,6 +229,7 @@ pub async fn conformance(name: &str, provider: DynProvider, topology: Topology) 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn conformance_local_processes() {
+	stagenet_test_support::require!(TestChain);
 	let spec = forked_test_chain_spec("conformance-local-fork", 3).await;
 	let topology = shipped_topology("local.yaml", &spec);
 	assert_eq!(topology.chain, Chain::Spec(spec));
@@ -237,6 +238,7 @@ async fn conformance_local_processes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn conformance_docker_engine() {
+	stagenet_test_support::require!(TestChain, Docker);
 	let spec = forked_test_chain_spec("conformance-docker-fork", 3).await;
 	let topology = shipped_topology("docker.yaml", &spec);
 	conformance("docker", docker_provider().await, topology).await;

@@ -8,6 +8,7 @@
 //! says whether it could, or listens and greets whoever connects. Every test removes what it
 //! labelled with its run id when it ends, also when it fails.
 
+use stagenet_test_support::OutputWithin;
 use super::{repo_root, run};
 use stagenet_fork_tests::harness::{node_binary, wait_for};
 use stagenet_network::provider::{
@@ -31,7 +32,7 @@ const PROBE_IMAGE: &str = "stagenet-probe:it";
 fn docker(args: &[&str]) -> String {
 	let out = Command::new("docker")
 		.args(args)
-		.output()
+		.output_within(stagenet_test_support::LIMIT)
 		.expect("run the docker command line");
 	String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -253,7 +254,7 @@ async fn wait_greeting(url: &str) -> String {
 fn host_addresses() -> Vec<IpAddr> {
 	let out = Command::new("ip")
 		.args(["-4", "-o", "addr", "show"])
-		.output()
+		.output_within(stagenet_test_support::LIMIT)
 		.expect("run `ip`");
 	String::from_utf8_lossy(&out.stdout)
 		.lines()
@@ -268,6 +269,7 @@ fn host_addresses() -> Vec<IpAddr> {
 
 #[tokio::test]
 async fn docker_image_build_of_the_test_node_runs_it_and_skips_a_second_build() {
+	stagenet_test_support::require!(TestChain, Docker);
 	let node = node_binary();
 	let tag = format!("stagenet-test-node:it-docker-{}", std::process::id());
 	struct RemoveImage(String);
@@ -321,7 +323,7 @@ async fn docker_image_build_of_the_test_node_runs_it_and_skips_a_second_build() 
 			&tag,
 			"--version",
 		])
-		.output()
+		.output_within(stagenet_test_support::LIMIT)
 		.expect("docker run");
 	let version = String::from_utf8_lossy(&out.stdout);
 	assert!(
@@ -395,6 +397,7 @@ fn show_binaries(dir: &Path) -> (PathBuf, PathBuf) {
 
 #[tokio::test]
 async fn docker_image_build_with_added_tree_env_workdir_and_entrypoint_runs_it() {
+	stagenet_test_support::require!(TestChain, Docker);
 	let pid = std::process::id();
 	let dir = repo_root().join(format!("target/test-runs/docker-image-tree-{pid}"));
 	let _ = std::fs::remove_dir_all(&dir);
@@ -498,7 +501,7 @@ async fn docker_image_build_with_added_tree_env_workdir_and_entrypoint_runs_it()
 			"/app/data/nested/deep.txt",
 			&extra_path,
 		])
-		.output()
+		.output_within(stagenet_test_support::LIMIT)
 		.expect("docker run");
 	let shown = String::from_utf8_lossy(&out.stdout);
 	assert!(
@@ -586,6 +589,7 @@ async fn docker_image_build_with_added_tree_env_workdir_and_entrypoint_runs_it()
 
 #[tokio::test]
 async fn docker_namespace_is_sealed_from_the_host_and_open_between_its_containers() {
+	stagenet_test_support::require!(TestChain, Docker);
 	let image = probe_image().await;
 	let provider = provider().await;
 	let run_id = format!("it-docker-seal-{}", std::process::id());
@@ -696,6 +700,7 @@ async fn docker_namespace_is_sealed_from_the_host_and_open_between_its_container
 
 #[tokio::test]
 async fn docker_node_pause_partition_kill_restart_keep_one_log_and_one_relay() {
+	stagenet_test_support::require!(TestChain, Docker);
 	let image = probe_image().await;
 	let provider = provider().await;
 	let run_id = format!("it-docker-node-{}", std::process::id());

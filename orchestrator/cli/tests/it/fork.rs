@@ -51,6 +51,7 @@ fn renamed_runtime(dir: &Path) -> PathBuf {
 
 #[tokio::test]
 async fn fork_prints_its_summary_and_refuses_bad_input_with_paths_and_hints() {
+	stagenet_test_support::require!(TestChain);
 	let node = stagenet_fork_tests::solo::SoloNode::start("cli-fork", &[]).await;
 	let dir = repo_root().join("target/test-runs/cli-fork");
 	let _ = std::fs::remove_dir_all(&dir);

@@ -1,6 +1,7 @@
 //! `stagenet up <topology>`, `status`, `logs`, `down` as users run them, from separate
 //! processes; bad topology files; a node that exits at start-up; a crash of stagenet itself.
 
+use stagenet_test_support::OutputWithin;
 use crate::{repo_root, run, stagenet};
 use stagenet_fork_tests::{fixtures::forked_test_chain_spec, harness::run_processes};
 use std::{
@@ -123,6 +124,7 @@ fn up_with_a_bad_topology_lists_every_problem_with_its_path() {
 
 #[test]
 fn a_node_that_exits_at_start_up_is_reported_with_its_last_log_lines() {
+	stagenet_test_support::require!(TestChain);
 	let dir = runs_dir("cli-node-exits");
 	let file = write_topology(&dir, "local", "validators: 3\nready-timeout: 120s\n");
 	// The node rejects an unknown flag and exits at once.
@@ -137,7 +139,7 @@ fn a_node_that_exits_at_start_up_is_reported_with_its_last_log_lines() {
 		.arg(&file)
 		.arg("--runs-dir")
 		.arg(dir.join("runs"))
-		.output()
+		.output_within(stagenet_test_support::LIMIT)
 		.expect("run stagenet");
 	let err = String::from_utf8_lossy(&out.stderr);
 	assert_eq!(out.status.code(), Some(3), "{err}");
@@ -159,6 +161,7 @@ fn a_node_that_exits_at_start_up_is_reported_with_its_last_log_lines() {
 
 #[test]
 fn up_status_logs_and_down_work_from_other_shells_and_a_crash_leaves_nothing() {
+	stagenet_test_support::require!(TestChain);
 	let runtime = tokio::runtime::Runtime::new().expect("runtime");
 	let spec = runtime.block_on(forked_test_chain_spec("cli-lifecycle-fork", 3));
 	let dir = runs_dir("cli-lifecycle");
@@ -277,6 +280,7 @@ fn stand_in_smi() -> PathBuf {
 
 #[test]
 fn workloads_get_the_fork_rpc_and_their_gpus_from_a_stand_in_inventory() {
+	stagenet_test_support::require!(TestChain);
 	let dir = runs_dir("cli-gpu-workloads");
 	let runs = dir.join("runs");
 	let run_id = format!("cli-gpu-{}", std::process::id());
@@ -288,7 +292,7 @@ fn workloads_get_the_fork_rpc_and_their_gpus_from_a_stand_in_inventory() {
 		.arg(&runs)
 		.env("STAGENET_NVIDIA_SMI", stand_in_smi())
 		.env("STAGENET_FAKE_GPUS", "2")
-		.output()
+		.output_within(stagenet_test_support::LIMIT)
 		.expect("run stagenet");
 	let stdout = String::from_utf8_lossy(&out.stdout);
 	assert_eq!(
@@ -328,7 +332,7 @@ fn workloads_get_the_fork_rpc_and_their_gpus_from_a_stand_in_inventory() {
 		.arg(&runs)
 		.env("STAGENET_NVIDIA_SMI", stand_in_smi())
 		.env("STAGENET_FAKE_GPUS", "2")
-		.output()
+		.output_within(stagenet_test_support::LIMIT)
 		.expect("run stagenet");
 	let err = String::from_utf8_lossy(&out.stderr);
 	assert_eq!(out.status.code(), Some(2), "{err}");
@@ -344,7 +348,7 @@ fn workloads_get_the_fork_rpc_and_their_gpus_from_a_stand_in_inventory() {
 		.arg(&runs)
 		.env("STAGENET_NVIDIA_SMI", stand_in_smi())
 		.env("STAGENET_FAKE_GPU_DRIVER_FAIL", "1")
-		.output()
+		.output_within(stagenet_test_support::LIMIT)
 		.expect("run stagenet");
 	let err = String::from_utf8_lossy(&out.stderr);
 	assert_eq!(out.status.code(), Some(2), "{err}");
@@ -367,7 +371,7 @@ fn docker_labelled(run_id: &str) -> Vec<String> {
 		let out = std::process::Command::new("docker")
 			.args(&args)
 			.args(["--filter", &filter])
-			.output()
+			.output_within(stagenet_test_support::LIMIT)
 			.expect("docker command line");
 		found.extend(
 			String::from_utf8_lossy(&out.stdout)
@@ -380,6 +384,7 @@ fn docker_labelled(run_id: &str) -> Vec<String> {
 
 #[test]
 fn docker_a_crashed_stagenet_leaves_orphans_that_up_reports_and_down_all_removes() {
+	stagenet_test_support::require!(TestChain, Docker);
 	let runtime = tokio::runtime::Runtime::new().expect("runtime");
 	let spec = runtime.block_on(forked_test_chain_spec("cli-docker-fork", 3));
 	let image = crate::conformance::NODE_IMAGE;
@@ -448,7 +453,7 @@ fn docker_a_crashed_stagenet_leaves_orphans_that_up_reports_and_down_all_removes
 			"--runs-dir",
 		])
 		.arg(&runs)
-		.output()
+		.output_within(stagenet_test_support::LIMIT)
 		.expect("run stagenet");
 	let err = String::from_utf8_lossy(&out.stderr);
 	assert_eq!(out.status.code(), Some(3), "{err}");

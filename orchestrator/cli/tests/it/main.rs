@@ -12,6 +12,7 @@ mod sealing;
 mod stress;
 mod subtensor;
 
+use stagenet_test_support::OutputWithin;
 use std::{path::PathBuf, process::Command};
 
 fn stagenet() -> Command {
@@ -20,7 +21,7 @@ fn stagenet() -> Command {
 
 /// Runs `stagenet` with `args`: exit code, stdout, stderr.
 fn run(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
-	let out = stagenet().args(args).output().expect("run stagenet");
+	let out = stagenet().args(args).output_within(stagenet_test_support::LIMIT).expect("run stagenet");
 	(
 		out.status.code(),
 		String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -36,7 +37,7 @@ fn repo_root() -> PathBuf {
 fn up_with_a_validator_count_no_builtin_chain_has_is_bad_input() {
 	let out = stagenet()
 		.args(["up", "--validators", "2"])
-		.output()
+		.output_within(stagenet_test_support::LIMIT)
 		.expect("run stagenet");
 	let stderr = String::from_utf8_lossy(&out.stderr);
 	assert_eq!(out.status.code(), Some(2), "stderr:\n{stderr}");
@@ -58,7 +59,7 @@ fn up_with_a_missing_node_binary_is_an_infrastructure_failure() {
 			"--base-dir",
 		])
 		.arg(&dir)
-		.output()
+		.output_within(stagenet_test_support::LIMIT)
 		.expect("run stagenet");
 	let stderr = String::from_utf8_lossy(&out.stderr);
 	assert_eq!(out.status.code(), Some(3), "stderr:\n{stderr}");
@@ -69,27 +70,35 @@ fn up_with_a_missing_node_binary_is_an_infrastructure_failure() {
 	assert!(stderr.contains("scripts/build-test-chain"), "{stderr}");
 }
 
-/// Node processes started by any `stagenet up` (they carry `STAGENET_RUN=up-…`).
-fn leftover_nodes() -> usize {
+/// Test-chain node processes whose command line names `dir` (their base path lies below it):
+/// the nodes of the runs of one test, whatever else runs beside it.
+fn leftover_nodes(dir: &std::path::Path) -> usize {
+	let names: Vec<String> = [Some(dir.to_path_buf()), std::fs::canonicalize(dir).ok()]
+		.into_iter()
+		.flatten()
+		.map(|d| d.display().to_string())
+		.collect();
 	std::fs::read_dir("/proc")
 		.expect("/proc")
 		.flatten()
 		.filter(|e| {
-			std::fs::read(e.path().join("environ"))
-				.map(|env| {
-					env.split(|b| *b == 0)
-						.any(|kv| kv.starts_with(b"STAGENET_RUN=up-"))
-						&& std::fs::read_link(e.path().join("exe"))
-							.map(|exe| exe.ends_with("stagenet-test-node"))
-							.unwrap_or(false)
-				})
-				.unwrap_or(false)
+			let is_node = std::fs::read_link(e.path().join("exe"))
+				.map(|exe| exe.ends_with("stagenet-test-node"))
+				.unwrap_or(false);
+			is_node
+				&& std::fs::read(e.path().join("cmdline"))
+					.map(|c| {
+						let c = String::from_utf8_lossy(&c);
+						names.iter().any(|n| c.contains(n.as_str()))
+					})
+					.unwrap_or(false)
 		})
 		.count()
 }
 
 #[test]
 fn up_interrupted_while_starting_stops_every_node() {
+	stagenet_test_support::require!(TestChain);
 	let node = repo_root().join("target/test-chain/stagenet-test-node");
 	assert!(node.exists(), "run `scripts/build-test-chain` first");
 	let dir = repo_root().join("target/test-runs/cli-interrupt");
@@ -103,8 +112,16 @@ fn up_interrupted_while_starting_stops_every_node() {
 		.stderr(std::process::Stdio::piped())
 		.spawn()
 		.expect("run stagenet");
-	// Interrupt before the network can be ready (readiness needs several blocks).
-	std::thread::sleep(std::time::Duration::from_millis(1500));
+	// Interrupt once the first node runs, before the network can be ready (readiness needs
+	// several blocks on every node).
+	let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+	while leftover_nodes(&dir) == 0 {
+		assert!(
+			std::time::Instant::now() < deadline,
+			"no node of the run started within 60 s"
+		);
+		std::thread::sleep(std::time::Duration::from_millis(20));
+	}
 	let kill = Command::new("kill")
 		.args(["-INT", &child.id().to_string()])
 		.status()
@@ -118,11 +135,12 @@ fn up_interrupted_while_starting_stops_every_node() {
 		stdout.contains("interrupted before the network was ready"),
 		"{stdout}"
 	);
-	assert_eq!(leftover_nodes(), 0, "node processes survived the interrupt");
+	assert_eq!(leftover_nodes(&dir), 0, "node processes survived the interrupt");
 }
 
 #[test]
 fn up_starts_three_validators_prints_endpoints_and_stops_them() {
+	stagenet_test_support::require!(TestChain);
 	let node = repo_root().join("target/test-chain/stagenet-test-node");
 	assert!(node.exists(), "run `scripts/build-test-chain` first");
 	let dir = repo_root().join("target/test-runs/cli-up");
@@ -141,7 +159,7 @@ fn up_starts_three_validators_prints_endpoints_and_stops_them() {
 		.arg(&node)
 		.arg("--base-dir")
 		.arg(&dir)
-		.output()
+		.output_within(stagenet_test_support::LIMIT)
 		.expect("run stagenet");
 	let stdout = String::from_utf8_lossy(&out.stdout);
 	let stderr = String::from_utf8_lossy(&out.stderr);
@@ -160,7 +178,7 @@ fn up_starts_three_validators_prints_endpoints_and_stops_them() {
 	assert!(stdout.contains("stopping the network"), "{stdout}");
 	// Every node process of the run is gone: they carry the run id in their environment.
 	assert_eq!(
-		leftover_nodes(),
+		leftover_nodes(&dir),
 		0,
 		"node processes of `stagenet up` survived it"
 	);
@@ -170,6 +188,7 @@ fn up_starts_three_validators_prints_endpoints_and_stops_them() {
 /// real dev node with an archive database.
 #[tokio::test]
 async fn snapshot_inspect_and_verify_from_the_command_line() {
+	stagenet_test_support::require!(TestChain);
 	let node = stagenet_fork_tests::solo::SoloNode::start("cli-snapshot", &[]).await;
 	let dir = repo_root().join("target/test-runs/cli-snapshot");
 	let _ = std::fs::remove_dir_all(&dir);

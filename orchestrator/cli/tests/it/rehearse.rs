@@ -3,6 +3,7 @@
 //! traffic to its verdict, with real node processes (one run on Docker), a real SQLite store
 //! and a real Postgres server, and the HTML report opened in a real headless Chromium.
 
+use stagenet_test_support::OutputWithin;
 use super::{repo_root, run};
 use stagenet_fork_tests::fixtures::scenario_source;
 use stagenet_store::{FindingKind, GateResult, RunReport};
@@ -127,6 +128,7 @@ pub(crate) fn assert_no_nodes_left(run_id: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn rehearse_upgrade_ok_passes_with_migration_weight_and_the_rewritten_map_and_rebuilds_from_sqlite(
 ) {
+	stagenet_test_support::require!(TestChain);
 	source().await;
 	let dir = work("upgrade-ok");
 	let db = dir.join("store.db");
@@ -226,17 +228,7 @@ async fn rehearse_upgrade_ok_passes_with_migration_weight_and_the_rewritten_map_
 
 /// The page as a headless Chromium renders it (after its scripts ran).
 pub(crate) fn rendered(page: &Path) -> String {
-	let exe = ["chromium-headless-shell", "chromium", "chromium-browser"]
-		.iter()
-		.find_map(|n| {
-			std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-				.map(|d| d.join(n))
-				.find(|p| p.is_file())
-		})
-		.or_else(|| {
-			let p = PathBuf::from("/usr/lib/chromium/chromium-headless-shell");
-			p.is_file().then_some(p)
-		})
+	let exe = stagenet_test_support::chromium()
 		.expect("no Chromium (hint: scripts/setup installs chromium-headless-shell)");
 	let profile = tempfile::tempdir().expect("profile dir");
 	let out = Command::new(exe)
@@ -249,13 +241,14 @@ pub(crate) fn rendered(page: &Path) -> String {
 		.arg(format!("--user-data-dir={}", profile.path().display()))
 		.arg("--dump-dom")
 		.arg(format!("file://{}", page.display()))
-		.output()
+		.output_within(stagenet_test_support::LIMIT)
 		.expect("run chromium");
 	String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rehearse_panic_on_init_fails_with_the_panic_its_nodes_and_block() {
+	stagenet_test_support::require!(TestChain);
 	source().await;
 	let dir = work("panic-on-init");
 	let r = rehearse(
@@ -313,6 +306,7 @@ async fn rehearse_panic_on_init_fails_with_the_panic_its_nodes_and_block() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rehearse_overweight_migration_fails_on_the_migration_weight_gate() {
+	stagenet_test_support::require!(TestChain);
 	source().await;
 	let dir = work("overweight");
 	let r = rehearse(
@@ -336,6 +330,7 @@ async fn rehearse_overweight_migration_fails_on_the_migration_weight_gate() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rehearse_lossy_migration_fails_on_the_stake_invariant() {
+	stagenet_test_support::require!(TestChain);
 	source().await;
 	let dir = work("lossy");
 	let r = rehearse(
@@ -358,6 +353,7 @@ async fn rehearse_lossy_migration_fails_on_the_stake_invariant() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rehearse_slow_init_fails_on_block_time_with_authoring_far_above_its_declared_weight() {
+	stagenet_test_support::require!(TestChain);
 	source().await;
 	let dir = work("slow-init");
 	let r = rehearse(
@@ -435,7 +431,7 @@ impl Postgres {
 		let out = Command::new(repo_root().join("scripts/postgres"))
 			.arg("start")
 			.arg(dir.path())
-			.output()
+			.output_within(stagenet_test_support::LIMIT)
 			.expect("run scripts/postgres");
 		assert!(
 			out.status.success(),
@@ -456,13 +452,14 @@ impl Drop for Postgres {
 			let _ = Command::new(repo_root().join("scripts/postgres"))
 				.arg("stop")
 				.arg(dir.path())
-				.output();
+				.output_within(stagenet_test_support::LIMIT);
 		}
 	}
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rehearse_into_a_real_postgres_store_and_rebuild_the_report_from_it() {
+	stagenet_test_support::require!(TestChain, Postgres);
 	source().await;
 	let pg = Postgres::get();
 	let dir = work("postgres");
@@ -502,6 +499,7 @@ async fn rehearse_into_a_real_postgres_store_and_rebuild_the_report_from_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn docker_rehearse_upgrade_ok_passes_on_the_docker_provider_and_leaves_nothing() {
+	stagenet_test_support::require!(TestChain, Docker);
 	source().await;
 	let dir = work("docker");
 	// The node image, built from the test chain's binary.
@@ -553,7 +551,7 @@ async fn docker_rehearse_upgrade_ok_passes_on_the_docker_provider_and_leaves_not
 			"--filter",
 			&format!("label=stagenet.run={}", r.run_id),
 		])
-		.output()
+		.output_within(stagenet_test_support::LIMIT)
 		.expect("docker ps");
 	assert!(
 		String::from_utf8_lossy(&out.stdout).trim().is_empty(),
@@ -563,6 +561,7 @@ async fn docker_rehearse_upgrade_ok_passes_on_the_docker_provider_and_leaves_not
 
 #[test]
 fn the_shipped_ci_job_gates_on_stagenet_rehearse_and_uploads_the_reports() {
+	stagenet_test_support::require!(TestChain);
 	let text = std::fs::read_to_string(repo_root().join("deploy/ci/rehearse-release.yml"))
 		.expect("deploy/ci/rehearse-release.yml");
 	let job: serde_yaml::Value = serde_yaml::from_str(&text).expect("valid YAML");

@@ -234,6 +234,7 @@ fn record_of(code: Option<i32>, stdout: &str, stderr: &str) -> ReplayRecord {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_on_the_same_runtime_matches_every_captured_outcome_and_is_stored() {
+	stagenet_test_support::require!(TestChain);
 	let source = shared_replay_source().await;
 	let fork = Fork::start("same", &source);
 	let db = fork.store();
@@ -306,6 +307,7 @@ async fn replay_on_the_same_runtime_matches_every_captured_outcome_and_is_stored
 
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_after_upgrade_ok_reports_exactly_the_changed_calls_and_gates_on_them() {
+	stagenet_test_support::require!(TestChain);
 	let source = shared_replay_source().await;
 	let fork = Fork::start("upgrade", &source);
 	let db = fork.store();
@@ -422,6 +424,7 @@ async fn replay_after_upgrade_ok_reports_exactly_the_changed_calls_and_gates_on_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_with_a_range_outside_the_capture_or_a_file_that_is_not_one_is_bad_input() {
+	stagenet_test_support::require!(TestChain);
 	let source = shared_replay_source().await;
 	let dir = repo_root().join("target/test-runs/replay-bad-input");
 	let _ = std::fs::remove_dir_all(&dir);
@@ -471,6 +474,7 @@ async fn replay_with_a_range_outside_the_capture_or_a_file_that_is_not_one_is_ba
 
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_whose_fork_goes_down_stops_with_exit_3_the_last_state_and_a_stored_record() {
+	stagenet_test_support::require!(TestChain);
 	use std::io::{BufRead, BufReader};
 	let source = shared_replay_source().await;
 	let mut fork = Fork::start("down", &source);
@@ -548,6 +552,7 @@ async fn replay_whose_fork_goes_down_stops_with_exit_3_the_last_state_and_a_stor
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replay_scenario_gates_on_divergences_with_the_upgrades_intended_change_allowed() {
+	stagenet_test_support::require!(TestChain);
 	stagenet_fork_tests::fixtures::shared_replay_source().await;
 	let dir = super::rehearse::work("replay-window");
 	let db = dir.join("store.db");

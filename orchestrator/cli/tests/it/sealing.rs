@@ -7,10 +7,10 @@ use stagenet_fork_tests::{
 	harness::{repo_root, run_processes},
 };
 use stagenet_network::{provider::Provider as _, LocalProvider, Network, NetworkPlan};
-use std::{collections::BTreeSet, net::IpAddr, sync::Arc, time::Duration};
+use std::{collections::{BTreeMap, BTreeSet}, net::IpAddr, sync::Arc, time::Duration};
 
 /// One TCP socket of `/proc/net/tcp{,6}`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Socket {
 	local: (IpAddr, u16),
 	remote: (IpAddr, u16),
@@ -84,6 +84,7 @@ fn proc_net_addresses_parse() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn local_nodes_use_loopback_only_and_dial_only_their_peers() {
+	stagenet_test_support::require!(TestChain);
 	let spec = forked_test_chain_spec("sealing-local-fork", 3).await;
 	let topology = shipped_topology("local.yaml", &spec);
 	let provider = LocalProvider::new();
@@ -103,27 +104,37 @@ async fn local_nodes_use_loopback_only_and_dial_only_their_peers() {
 	net.wait_ready(Duration::from_secs(240))
 		.await
 		.expect("ready");
-	// Let discovery run for a while: a node that looked for peers beyond those it was
-	// given would have dialled by now.
-	tokio::time::sleep(Duration::from_secs(10)).await;
-
 	let p2p_ports: BTreeSet<u16> = net
 		.nodes()
 		.iter()
 		.filter_map(|n| n.p2p_addr.split('/').nth(4).and_then(|p| p.parse().ok()))
 		.collect();
 	assert_eq!(p2p_ports.len(), 4, "{:?}", net.nodes());
+	// Let discovery run for a while and record every socket of every node process as it
+	// comes and goes (sampled every 20 ms, not once at the end: a dial that fails and closes
+	// between two samples of a single look would leave no trace): a node that looked for
+	// peers beyond those it was given would have dialled by now.
 	let pids = run_processes(&run_id);
+	let mut seen: BTreeMap<u32, BTreeSet<Socket>> = BTreeMap::new();
+	let mut samples = 0u32;
+	let until = std::time::Instant::now() + Duration::from_secs(10);
+	while std::time::Instant::now() < until {
+		for pid in &pids {
+			seen.entry(*pid).or_default().extend(sockets_of(*pid));
+		}
+		samples += 1;
+		tokio::time::sleep(Duration::from_millis(20)).await;
+	}
+	assert!(samples >= 50, "only {samples} samples of the sockets in 10 s");
 	let mut listeners = 0;
 	let mut dialled = BTreeSet::new();
-	for pid in &pids {
-		let sockets = sockets_of(*pid);
+	for (pid, sockets) in &seen {
 		let own_listen: BTreeSet<u16> = sockets
 			.iter()
 			.filter(|s| s.state == "0A")
 			.map(|s| s.local.1)
 			.collect();
-		for s in &sockets {
+		for s in sockets {
 			assert!(
 				s.local.0.is_loopback(),
 				"process {pid} has a socket on {:?} (state {}): not loopback",

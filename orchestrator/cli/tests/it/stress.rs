@@ -8,6 +8,7 @@ use super::repo_root;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_transfer_flood_fills_blocks_and_names_the_limit_that_is_not_the_generator() {
+	stagenet_test_support::require!(TestChain);
 	source().await;
 	let dir = work("transfer-flood");
 	let db = dir.join("store.db");
@@ -114,6 +115,7 @@ fn stress_with_a_profile_that_does_not_parse_is_bad_input_and_sends_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_shipped_test_chain_load_runs_with_its_setup_and_names_its_limit() {
+	stagenet_test_support::require!(TestChain);
 	source().await;
 	let dir = work("bittensor-loads");
 	let db = dir.join("store.db");
@@ -189,6 +191,7 @@ async fn every_shipped_test_chain_load_runs_with_its_setup_and_names_its_limit()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stress_against_a_run_of_stagenet_up_stores_the_load_and_gates_on_included_tps() {
+	stagenet_test_support::require!(TestChain);
 	let source = stagenet_fork_tests::fixtures::shared_replay_source().await;
 	let fork = super::replay::Fork::start("stress-cli", &source);
 	let profile = repo_root().join("fork-tests/loads/test-chain/transfer-flood.yaml");

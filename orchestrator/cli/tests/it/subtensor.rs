@@ -4,6 +4,7 @@
 //! brought up, loaded, upgraded to the real spec 218 and replayed. The runtimes are the real
 //! ones in `../shared/subtensor/`, run by the bundled test node.
 
+use stagenet_test_support::OutputWithin;
 use super::{repo_root, run};
 use stagenet_fork_tests::{
 	chain::Chain,
@@ -25,6 +26,7 @@ fn is_epoch_block(b: i128, netuid: u16) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_subtensor_release_rehearses_204_to_218_on_a_populated_fork_with_invariants_and_replay() {
+	stagenet_test_support::require!(TestChain, Subtensor);
 	let source = shared_subtensor_source().await;
 	let dir = super::rehearse::work("subtensor-upgrade");
 	let db = dir.join("store.db");
@@ -182,6 +184,7 @@ fn assert_refused_up_front(fork: &super::replay::Fork, version: u32) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_subtensor_fork_keeps_the_epoch_phase_runs_loads_and_keeps_epochs_after_the_upgrade() {
+	stagenet_test_support::require!(TestChain, Subtensor);
 	let source = shared_subtensor_source().await;
 	let (fork, printed) = super::replay::Fork::start_from(
 		"subtensor-epochs",
@@ -467,6 +470,7 @@ async fn workloads_register_serve_and_set_weights(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_bittensor_sdk_registers_serves_and_sets_weights_as_workloads_on_a_subtensor_fork() {
+	stagenet_test_support::require!(TestChain, Subtensor, BittensorSdk);
 	let source = shared_subtensor_source().await;
 	let venv = std::env::var_os("STAGENET_BITTENSOR_VENV")
 		.map(std::path::PathBuf::from)
@@ -490,6 +494,7 @@ async fn the_bittensor_sdk_registers_serves_and_sets_weights_as_workloads_on_a_s
 
 #[tokio::test(flavor = "multi_thread")]
 async fn docker_the_bittensor_sdk_workload_runs_from_its_image_beside_a_subtensor_fork() {
+	stagenet_test_support::require!(TestChain, Docker, Subtensor, BittensorSdk);
 	let source = shared_subtensor_source().await;
 	fork_onto_218(&source);
 	let (code, _, stderr) = run(&[
@@ -506,7 +511,7 @@ async fn docker_the_bittensor_sdk_workload_runs_from_its_image_beside_a_subtenso
 	// The SDK's image, FROM scratch: the venv, its interpreter, the scripts.
 	let out = std::process::Command::new(repo_root().join("scripts/build-bittensor-image"))
 		.env("STAGENET", env!("CARGO_BIN_EXE_stagenet"))
-		.output()
+		.output_within(stagenet_test_support::LIMIT)
 		.expect("run scripts/build-bittensor-image");
 	assert!(
 		out.status.success(),
@@ -527,7 +532,7 @@ async fn docker_the_bittensor_sdk_workload_runs_from_its_image_beside_a_subtenso
 			"--filter",
 			&format!("label=stagenet.run={run_id}"),
 		])
-		.output()
+		.output_within(stagenet_test_support::LIMIT)
 		.expect("docker ps");
 	assert!(
 		String::from_utf8_lossy(&out.stdout).trim().is_empty(),

@@ -24,6 +24,7 @@ fn exits_within(child: &mut Child, limit: Duration) -> bool {
 
 #[test]
 fn down_all_is_scoped_to_its_runs_dir_and_the_machine_sweep_lists_first_chain() {
+	stagenet_test_support::require!(TestChain);
 	let dir = tempdir();
 	let mine = dir.path().join("mine");
 	let theirs = dir.path().join("theirs");

@@ -260,6 +260,7 @@ mod with_chain {
 
 	#[test]
 	fn fork_over_its_own_snapshot_is_refused_and_the_snapshot_stays_intact() {
+		stagenet_test_support::require!(TestChain);
 		let dir = tempdir();
 		let snap = dir.path().join("state.snap");
 		std::fs::copy(snapshot(), &snap).expect("copy snapshot");
@@ -280,6 +281,7 @@ mod with_chain {
 
 	#[test]
 	fn a_second_fork_on_the_same_out_is_refused_naming_the_first() {
+		stagenet_test_support::require!(TestChain);
 		let dir = tempdir();
 		let d = dir.path();
 		// About a million accounts to derive keeps the first fork busy long enough.
@@ -338,6 +340,7 @@ mod with_chain {
 
 	#[test]
 	fn a_warmup_past_the_block_number_type_is_refused_with_the_limit() {
+		stagenet_test_support::require!(TestChain);
 		let dir = tempdir();
 		let out = dir.path().join("fork.json");
 		run(fork_args(
@@ -375,6 +378,7 @@ mod with_chain {
 
 	#[test]
 	fn amounts_past_the_balance_type_name_amount_account_and_limit() {
+		stagenet_test_support::require!(TestChain);
 		let dir = tempdir();
 		let d = dir.path();
 		let out = d.join("fork.json");
@@ -431,6 +435,7 @@ mod with_chain {
 
 	#[test]
 	fn two_hundred_thousand_accounts_are_each_funded_and_issuance_rises_by_their_sum() {
+		stagenet_test_support::require!(TestChain);
 		const N: u64 = 200_000;
 		let dir = tempdir();
 		let d = dir.path();

@@ -99,11 +99,8 @@ fn a_scenario_naming_a_device_as_its_topology_is_refused_before_anything_is_writ
 
 #[test]
 fn more_validators_than_the_spec_has_authorities_are_refused_before_any_node_starts() {
-	let spec = crate::repo_root().join("../shared/subtensor/raonet-genesis-spec204.json");
-	let spec = std::env::var_os("STAGENET_SUBTENSOR_DIR")
-		.map(|d| Path::new(&d).join("raonet-genesis-spec204.json"))
-		.unwrap_or(spec);
-	assert!(spec.exists(), "{} is missing", spec.display());
+	stagenet_test_support::require!(Subtensor);
+	let spec = stagenet_test_support::subtensor_dir().join("raonet-genesis-spec204.json");
 	let dir = tempdir();
 	let started = Instant::now();
 	run([

@@ -5,6 +5,7 @@
 //! then; no node is left. The hints `rehearse` gives name the topology's keys, which it has,
 //! not `up`'s and `fork`'s flags, which it does not.
 
+use stagenet_test_support::OutputWithin;
 use crate::{processes_of, repo_root, stagenet, tempdir, test_node};
 use stagenet_report::parse_json;
 use stagenet_store::{RunReport, Verdict};
@@ -203,7 +204,7 @@ impl Rehearsal {
 		let out = stagenet()
 			.args(["report", &self.run_id, "--format", "json", "--database-url"])
 			.arg(&self.store)
-			.output()
+			.output_within(stagenet_test_support::LIMIT)
 			.expect("run stagenet report");
 		assert_eq!(out.status.code(), Some(0), "{out:#?}");
 		parse_json(&String::from_utf8_lossy(&out.stdout)).expect("the stored report reads")
@@ -229,6 +230,7 @@ impl Drop for Rehearsal {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigint_during_a_long_step_ends_the_run_interrupted_with_a_partial_report_chain() {
+	stagenet_test_support::require!(TestChain);
 	let _one = ONE_AT_A_TIME.lock().await;
 	let snap = snapshot().await;
 	let dir = tempdir();
@@ -292,7 +294,7 @@ async fn sigint_during_a_long_step_ends_the_run_interrupted_with_a_partial_repor
 	let status = stagenet()
 		.args(["status", "--runs-dir"])
 		.arg(&r.runs)
-		.output()
+		.output_within(stagenet_test_support::LIMIT)
 		.expect("status");
 	let shown = String::from_utf8_lossy(&status.stdout);
 	assert!(
@@ -303,6 +305,7 @@ async fn sigint_during_a_long_step_ends_the_run_interrupted_with_a_partial_repor
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_while_the_network_starts_ends_the_run_interrupted_chain() {
+	stagenet_test_support::require!(TestChain);
 	let _one = ONE_AT_A_TIME.lock().await;
 	let snap = snapshot().await;
 	let dir = tempdir();
@@ -329,6 +332,7 @@ async fn sigterm_while_the_network_starts_ends_the_run_interrupted_chain() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rehearse_hints_name_the_topology_keys_not_flags_it_lacks_chain() {
+	stagenet_test_support::require!(TestChain);
 	let _one = ONE_AT_A_TIME.lock().await;
 	let snap = snapshot().await;
 	let dir = tempdir();

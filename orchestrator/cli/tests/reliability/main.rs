@@ -16,6 +16,7 @@ mod runs;
 mod snapshot;
 mod store;
 
+use stagenet_test_support::OutputWithin;
 use std::{
 	ffi::OsStr,
 	path::{Path, PathBuf},
@@ -33,7 +34,7 @@ where
 	I: IntoIterator<Item = S>,
 	S: AsRef<OsStr>,
 {
-	Seen::from(stagenet().args(args).output().expect("run stagenet"))
+	Seen::from(stagenet().args(args).output_within(stagenet_test_support::LIMIT).expect("run stagenet"))
 }
 
 /// A finished command as its user sees it.

@@ -1,6 +1,7 @@
 //! No command panics when its reader closes standard output (`stagenet … | head -1`).
 
-use crate::{repo_root, stagenet, tempdir};
+use stagenet_test_support::OutputWithin;
+use crate::{stagenet, tempdir};
 use std::process::Stdio;
 
 /// Runs `stagenet args` with a standard output whose reader is already gone (as `| head -1`
@@ -22,9 +23,8 @@ fn with_closed_stdout(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
 
 #[test]
 fn a_closed_stdout_ends_output_quietly_without_a_panic() {
-	let spec = std::env::var_os("STAGENET_SUBTENSOR_DIR")
-		.map(|d| std::path::Path::new(&d).join("raonet-genesis-spec204.json"))
-		.unwrap_or_else(|| repo_root().join("../shared/subtensor/raonet-genesis-spec204.json"));
+	stagenet_test_support::require!(Subtensor);
+	let spec = stagenet_test_support::subtensor_dir().join("raonet-genesis-spec204.json");
 	let dir = tempdir();
 	let snap = dir.path().join("genesis.snap");
 	let made = stagenet()
@@ -32,7 +32,7 @@ fn a_closed_stdout_ends_output_quietly_without_a_panic() {
 		.arg(&spec)
 		.arg("--out")
 		.arg(&snap)
-		.output()
+		.output_within(stagenet_test_support::LIMIT)
 		.expect("from-spec");
 	assert!(made.status.success(), "{made:?}");
 	for args in [

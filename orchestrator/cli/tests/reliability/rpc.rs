@@ -260,7 +260,7 @@ fn the_websocket_accept_key_is_computed_as_rfc_6455_says() {
 /// Each command that connects to a user's `--url`, pointed at `url`, writing below `dir`.
 fn commands(url: &str, dir: &std::path::Path) -> Vec<(&'static str, Vec<String>)> {
 	let out = |name: &str| dir.join(name).display().to_string();
-	let spec = super::repo_root().join("../shared/subtensor/raonet-genesis-spec204.json");
+	let spec = stagenet_test_support::subtensor_dir().join("raonet-genesis-spec204.json");
 	vec![
 		(
 			"snapshot",
@@ -367,6 +367,7 @@ fn a_websocket_server_that_never_answers_fails_naming_the_first_request() {
 
 #[test]
 fn urls_that_are_not_websocket_urls_are_bad_input() {
+	stagenet_test_support::require!(Subtensor);
 	let dir = tempdir();
 	for (url, needles) in [
 		("notaurl", &["not a URL", "use ws:// or wss://"][..]),

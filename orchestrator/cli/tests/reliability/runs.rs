@@ -169,6 +169,7 @@ pub fn wait_phase(runs: &Path, run_id: &str, phase: &str) -> serde_json::Value {
 
 #[test]
 fn a_second_up_of_a_live_run_is_refused_and_leaves_it_running_chain() {
+	stagenet_test_support::require!(TestChain);
 	let dir = tempdir();
 	let runs = dir.path().join("runs");
 	let mut first = spawn_up("live", &runs);

@@ -10,7 +10,7 @@
 //!   flipped version byte is an unknown version naming the bytes seen; a damaged footer of a
 //!   full-length file is damage, not truncation.
 
-use super::{repo_root, run, stagenet, tempdir, Seen};
+use super::{run, stagenet, tempdir, Seen};
 use std::{
 	io::Write as _,
 	path::{Path, PathBuf},
@@ -20,7 +20,7 @@ use std::{
 
 /// The raw chain spec of Subtensor's raonet genesis (302 keys).
 fn raonet_spec() -> PathBuf {
-	let path = repo_root().join("../shared/subtensor/raonet-genesis-spec204.json");
+	let path = stagenet_test_support::subtensor_dir().join("raonet-genesis-spec204.json");
 	assert!(path.exists(), "{} is missing", path.display());
 	path
 }
@@ -98,6 +98,7 @@ fn expect_held(seen: &Seen, pid: u32) {
 
 #[test]
 fn a_second_writer_of_a_snapshot_being_written_is_refused_naming_the_holder() {
+	stagenet_test_support::require!(Subtensor);
 	let dir = tempdir();
 	let out = dir.path().join("genesis.snap");
 	let lock = dir.path().join("genesis.snap.lock");
@@ -177,6 +178,7 @@ fn a_second_writer_of_a_snapshot_being_written_is_refused_naming_the_holder() {
 
 #[test]
 fn inspect_says_what_it_checked_and_does_not_vouch_for_a_tampered_header() {
+	stagenet_test_support::require!(Subtensor);
 	let dir = tempdir();
 	let snap = spec_snapshot(dir.path(), "genesis.snap");
 	let seen = inspect(&snap);
@@ -215,6 +217,7 @@ fn inspect_says_what_it_checked_and_does_not_vouch_for_a_tampered_header() {
 
 #[test]
 fn a_flipped_version_byte_is_an_unknown_version_naming_the_bytes_seen() {
+	stagenet_test_support::require!(Subtensor);
 	let dir = tempdir();
 	let snap = spec_snapshot(dir.path(), "genesis.snap");
 	for (name, byte, raw) in [
@@ -242,6 +245,7 @@ fn a_flipped_version_byte_is_an_unknown_version_naming_the_bytes_seen() {
 
 #[test]
 fn a_damaged_footer_of_a_full_length_file_is_damage_not_truncation() {
+	stagenet_test_support::require!(Subtensor);
 	let dir = tempdir();
 	let snap = spec_snapshot(dir.path(), "genesis.snap");
 	let len = std::fs::metadata(&snap).expect("stat").len() as usize;
@@ -283,6 +287,7 @@ fn a_damaged_footer_of_a_full_length_file_is_damage_not_truncation() {
 /// issue's probe did) is refused while the first runs, and the first's file verifies.
 #[tokio::test]
 async fn a_resume_while_the_download_runs_is_refused_chain() {
+	stagenet_test_support::require!(TestChain);
 	super::test_node();
 	let node = stagenet_fork_tests::solo::SoloNode::start("rel-snapshot-lock", &[]).await;
 	let url = node.url();
@@ -357,6 +362,7 @@ async fn a_resume_while_the_download_runs_is_refused_chain() {
 /// real node, and nothing is written.
 #[tokio::test]
 async fn an_at_past_the_block_number_type_is_bad_input_chain() {
+	stagenet_test_support::require!(TestChain);
 	super::test_node();
 	let node = stagenet_fork_tests::solo::SoloNode::start("rel-snapshot-at", &[]).await;
 	let url = node.url();

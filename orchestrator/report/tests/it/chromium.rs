@@ -12,37 +12,18 @@ use stagenet_report::html;
 use crate::fixture::{empty_report, report, report_with_replay_and_stress};
 use crate::html_page::embedded_json;
 
-/// Executables tried in order on `PATH` (`STAGENET_CHROMIUM` overrides).
-const NAMES: [&str; 6] = [
-	"chromium-headless-shell",
-	"chromium",
-	"chromium-browser",
-	"google-chrome",
-	"google-chrome-stable",
-	"headless_shell",
-];
 /// Per run of the browser.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 fn find_chromium() -> PathBuf {
-	if let Some(p) = std::env::var_os("STAGENET_CHROMIUM") {
-		return PathBuf::from(p);
-	}
-	let path = std::env::var_os("PATH").unwrap_or_default();
-	for name in NAMES {
-		for dir in std::env::split_paths(&path) {
-			let candidate = dir.join(name);
-			if candidate.is_file() {
-				return candidate;
-			}
-		}
-	}
-	panic!(
-		"headless Chromium was not found: none of `{}` is on PATH and STAGENET_CHROMIUM is not \
-		 set (hint: run scripts/setup, which installs the Debian package \
-		 `chromium-headless-shell`)",
-		NAMES.join("`, `")
-	);
+	stagenet_test_support::chromium().unwrap_or_else(|| {
+		panic!(
+			"{}",
+			stagenet_test_support::Service::Chromium
+				.check()
+				.expect_err("no Chromium")
+		)
+	})
 }
 
 /// A directory under the target directory for one test, emptied first and kept afterwards so
@@ -192,6 +173,7 @@ fn assert_rendered_ok(dom: &str, stderr: &str) {
 
 #[test]
 fn needs_chromium_html_page_draws_charts_markers_and_gates() {
+	stagenet_test_support::require!(Chromium);
 	let r = report_with_replay_and_stress();
 	let (dir, run) = rendered_dom("charts", &html(&r));
 	let dom = &run.stdout;
@@ -445,6 +427,7 @@ fn parse_owned(xml: String) -> Owned {
 
 #[test]
 fn needs_chromium_html_page_screenshot() {
+	stagenet_test_support::require!(Chromium);
 	let dir = scratch("screenshot");
 	let file = dir.join("report.html");
 	std::fs::write(&file, html(&report_with_replay_and_stress())).unwrap_or_else(|e| panic!("{e}"));
@@ -465,6 +448,7 @@ fn needs_chromium_html_page_screenshot() {
 
 #[test]
 fn needs_chromium_html_page_without_blocks_renders() {
+	stagenet_test_support::require!(Chromium);
 	let (_, run) = rendered_dom("empty", &html(&empty_report()));
 	assert_rendered_ok(&run.stdout, &run.stderr);
 	assert!(run.stdout.contains("no blocks recorded"));
@@ -473,6 +457,7 @@ fn needs_chromium_html_page_without_blocks_renders() {
 
 #[test]
 fn needs_chromium_html_page_reports_script_errors() {
+	stagenet_test_support::require!(Chromium);
 	// The check above means something only if a failing script is noticed: break the data.
 	let page = html(&report());
 	let data = embedded_json(&page).to_owned();
