@@ -56,7 +56,7 @@ const TRAFFIC_NEURONS: u16 = 16;
 /// axons; transfers between dev accounts), snapshotted at its finalized head into `out`.
 /// Returns the snapshot's block number.
 pub async fn traffic_snapshot(out: &std::path::Path) -> u64 {
-	use crate::chain::Chain;
+	use stagenet_chain::client::Chain;
 	use subxt::dynamic::Value;
 	use subxt_signer::sr25519::dev;
 	let source = SoloNode::start("traffic-source", &[]).await;
@@ -176,7 +176,7 @@ struct Sent {
 /// (`Subnets::HotkeyAlreadyRegistered`) and a sudo call by Alice. Blocks H+1 to the last one
 /// with traffic are captured; the node is stopped.
 pub async fn replay_source(dir: &std::path::Path) -> ReplaySource {
-	use crate::chain::Chain;
+	use stagenet_chain::client::Chain;
 	use subxt::dynamic::Value;
 	use subxt_signer::{
 		sr25519::{dev, Keypair},
@@ -485,7 +485,7 @@ pub async fn replay_source(dir: &std::path::Path) -> ReplaySource {
 /// Waits until block `after` is finalized on the node `chain` talks to, then snapshots the
 /// finalized head into `out` (verified); returns its number. `what` names the chain in errors.
 pub async fn finalized_snapshot(
-	chain: &crate::chain::Chain,
+	chain: &stagenet_chain::client::Chain,
 	after: u64,
 	out: &std::path::Path,
 	what: &str,

@@ -1,6 +1,6 @@
 //! Helpers of stagenet's end-to-end tests against the bundled test chain.
 
-pub use stagenet_rehearse::chain;
+
 pub mod fixtures;
 pub mod harness;
 pub mod lying_proxy;

@@ -4,7 +4,8 @@
 //! run on the bundled test node, which carries node-subtensor's host functions.
 
 use crate::{harness::repo_root, solo::SoloNode};
-use stagenet_snapshot::{chain::twox128, trie::StateVersion, writer::Writer, Reader};
+use stagenet_chain::hash::{storage_prefix, twox128};
+use stagenet_snapshot::{trie::StateVersion, writer::Writer, Reader};
 use std::path::{Path, PathBuf};
 use subxt::ext::{
 	codec::{Decode, Encode},
@@ -43,9 +44,7 @@ pub fn runtime(spec_version: u32) -> PathBuf {
 
 /// `twox128(pallet) ++ twox128(item)`.
 pub fn item_prefix(pallet: &str, item: &str) -> Vec<u8> {
-	let mut key = twox128(pallet.as_bytes()).to_vec();
-	key.extend_from_slice(&twox128(item.as_bytes()));
-	key
+	storage_prefix(pallet, item).to_vec()
 }
 
 /// A verified snapshot of the genesis (block 0) of the raw spec `spec` in `out`, downloaded
@@ -264,7 +263,7 @@ fn ss58(k: &subxt_signer::sr25519::Keypair) -> String {
 /// Sends `txs` together: each signer's calls get consecutive nonces (from the node's pool
 /// view), all are submitted at once, and every one is followed to a best block; returns the
 /// highest block that included one. Each outcome is checked against its `expect`.
-pub async fn send_all(chain: &crate::chain::Chain, what: &str, txs: Vec<Tx>) -> u64 {
+pub async fn send_all(chain: &stagenet_chain::client::Chain, what: &str, txs: Vec<Tx>) -> u64 {
 	use std::collections::BTreeMap;
 	let best = chain
 		.best_hash()
@@ -367,7 +366,7 @@ pub fn runtime_call(
 
 /// Dispatches `calls` as root in one block: `Sudo.sudo(Utility.batch_all(calls))`.
 pub async fn sudo_batch(
-	chain: &crate::chain::Chain,
+	chain: &stagenet_chain::client::Chain,
 	what: &str,
 	calls: Vec<subxt::dynamic::Value>,
 ) -> u64 {
@@ -384,7 +383,7 @@ pub async fn sudo_batch(
 
 /// `SubtensorModule.LastMechansimStepBlock[netuid]` (sic, the runtime's name) at `hash`.
 pub async fn last_epoch_block(
-	chain: &crate::chain::Chain,
+	chain: &stagenet_chain::client::Chain,
 	hash: subxt::utils::H256,
 	netuid: u16,
 ) -> u64 {
@@ -413,7 +412,8 @@ pub async fn last_epoch_block(
 /// nobody registered, axons, transfers and two calls that fail on purpose) and blocks H+1..
 /// are captured. The network is stopped.
 pub async fn subtensor_source(dir: &Path) -> SubtensorSource {
-	use crate::{chain::Chain, harness::start_network_from_spec};
+	use crate::harness::start_network_from_spec;
+	use stagenet_chain::client::Chain;
 	use stagenet_snapshot::fork::{fork, ForkOptions};
 	use std::time::Duration;
 	use subxt::dynamic::Value;
@@ -934,7 +934,7 @@ pub async fn shared_subtensor_source() -> SubtensorSource {
 
 /// `SubtensorModule.Weights[netuid][uid]` at `hash`: (target uid, weight) pairs.
 pub async fn weights_row(
-	chain: &crate::chain::Chain,
+	chain: &stagenet_chain::client::Chain,
 	hash: subxt::utils::H256,
 	netuid: u16,
 	uid: u16,

@@ -329,14 +329,6 @@ pub async fn metadata_of_node(url: &str) -> Result<Vec<u8>> {
 	metadata(&node, &hash).await
 }
 
-/// `twox128(data)`: the hash of pallet and item names in storage keys.
-pub fn twox128(data: &[u8]) -> [u8; 16] {
-	let mut out = [0u8; 16];
-	out[..8].copy_from_slice(&twox_hash::XxHash64::oneshot(0, data).to_le_bytes());
-	out[8..].copy_from_slice(&twox_hash::XxHash64::oneshot(1, data).to_le_bytes());
-	out
-}
-
 /// A storage item declared by the metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageItem {
@@ -359,11 +351,8 @@ pub fn storage_items(metadata: &[u8]) -> Result<Vec<StorageItem>> {
 		let Some(storage) = pallet.storage() else {
 			continue;
 		};
-		let p = twox128(storage.prefix().as_bytes());
 		for entry in storage.entries() {
-			let mut prefix = [0u8; 32];
-			prefix[..16].copy_from_slice(&p);
-			prefix[16..].copy_from_slice(&twox128(entry.name().as_bytes()));
+			let prefix = stagenet_chain::hash::storage_prefix(storage.prefix(), entry.name());
 			items.push(StorageItem {
 				pallet: storage.prefix().to_string(),
 				item: entry.name().to_string(),
@@ -379,19 +368,6 @@ pub fn storage_items(metadata: &[u8]) -> Result<Vec<StorageItem>> {
 #[cfg(test)]
 mod tests {
 	use super::*;
-
-	#[test]
-	fn twox128_matches_known_storage_prefixes() {
-		// `System` and `System::Account`, as seen in every Substrate chain's keys.
-		assert_eq!(
-			hex::encode(twox128(b"System")),
-			"26aa394eea5630e07c48ae0c9558cef7"
-		);
-		assert_eq!(
-			hex::encode(twox128(b"Account")),
-			"b99d880ec681799c0cf30e8886371da9"
-		);
-	}
 
 	#[test]
 	fn block_refs_parse() {

@@ -10,7 +10,7 @@ use crate::{
 		CHUNK_TARGET_BYTES,
 	},
 	plan::{self, Bytes, Checkpoint, Range, CHECKPOINT_VERSION},
-	rpc::{without_credentials, CallError, Node, NodeOptions},
+	rpc::{CallError, Node, NodeOptions},
 	trie::StateVersion,
 	writer::{encode_chunk, Writer},
 };
@@ -230,7 +230,7 @@ pub async fn download(
 	crate::rpc::check_ws_url(&opts.url).map_err(|p| SnapshotError::InvalidInput {
 		reason: format!(
 			"`--url {}` is not a node's WebSocket URL: {}",
-			without_credentials(&opts.url),
+			stagenet_chain::url::redact(&opts.url),
 			p.reason
 		),
 		hint: p.hint,
@@ -328,7 +328,7 @@ pub async fn download(
 		}
 		let cp = Checkpoint {
 			version: CHECKPOINT_VERSION,
-			url: without_credentials(&opts.url),
+			url: stagenet_chain::url::redact(&opts.url),
 			pinned,
 			ranges,
 		};

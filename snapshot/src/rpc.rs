@@ -25,9 +25,7 @@ use std::{
 use tokio::sync::Mutex;
 
 use crate::error::SnapshotError;
-
-/// JSON-RPC error code of a response over the server's size limit (jsonrpsee servers).
-pub const OVERSIZED_RESPONSE_CODE: i32 = -32008;
+use stagenet_chain::retry::Backoff;
 
 /// Why a call failed.
 #[derive(Debug, Clone)]
@@ -65,11 +63,7 @@ impl CallError {
 	/// The node refused because the response would be too large.
 	pub fn is_oversized(&self) -> bool {
 		match self {
-			Self::Node { code, message } => {
-				*code == OVERSIZED_RESPONSE_CODE
-					|| message.contains("too big")
-					|| message.contains("exceeded max limit")
-			}
+			Self::Node { code, message } => stagenet_chain::retry::is_oversized(*code, message),
 			_ => false,
 		}
 	}
@@ -103,21 +97,6 @@ impl std::fmt::Display for CallError {
 
 fn humanize(d: Duration) -> String {
 	format!("{:.1} s", d.as_secs_f64())
-}
-
-/// Removes `user:password@` from a URL so it can be shown and stored.
-pub fn without_credentials(url: &str) -> String {
-	match (url.find("://"), url.find('@')) {
-		(Some(scheme_end), Some(at)) if at > scheme_end => {
-			let host_start = scheme_end + 3;
-			let path_start = url[host_start..].find('/').map(|p| p + host_start);
-			if path_start.is_none_or(|p| at < p) {
-				return format!("{}{}", &url[..host_start], &url[at + 1..]);
-			}
-			url.to_string()
-		}
-		_ => url.to_string(),
-	}
 }
 
 /// How long the WebSocket handshake (TCP connect and HTTP upgrade) of a first connection may
@@ -416,7 +395,7 @@ impl Node {
 	/// wrong URL or an endpoint that is not a node fails at once; the others connect on first
 	/// use.
 	pub async fn connect(url: &str, opts: NodeOptions) -> crate::error::Result<Self> {
-		let shown = without_credentials(url);
+		let shown = stagenet_chain::url::redact(url);
 		check_ws_url(url).map_err(|p| SnapshotError::InvalidInput {
 			reason: format!(
 				"`--url {shown}` is not a node's WebSocket URL: {}",
@@ -492,7 +471,7 @@ impl Node {
 	}
 
 	/// Calls `method` with positional `params`, retrying on lost connections and timeouts
-	/// with backoff (100 ms doubling to 2 s) until `retry_for` has passed since the first
+	/// with backoff ([`Backoff::FAST`]: 100 ms doubling to 2 s) until `retry_for` has passed since the first
 	/// failure.
 	pub async fn call<T: DeserializeOwned>(
 		&self,
@@ -501,7 +480,7 @@ impl Node {
 	) -> Result<T, CallError> {
 		let slot = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
 		let mut first_failure: Option<Instant> = None;
-		let mut backoff = Duration::from_millis(100);
+		let mut backoff = Backoff::FAST.schedule();
 		loop {
 			let attempt = match self.client(slot).await {
 				Ok(c) => {
@@ -549,26 +528,8 @@ impl Node {
 				});
 			}
 			tracing::debug!(target: "stagenet::snapshot", %method, %reason, "retrying");
-			tokio::time::sleep(backoff).await;
-			backoff = (backoff * 2).min(Duration::from_secs(2));
+			tokio::time::sleep(backoff.next().unwrap_or(Backoff::FAST.max)).await;
 		}
 	}
 }
 
-#[cfg(test)]
-mod tests {
-	use super::*;
-
-	#[test]
-	fn credentials_are_removed_from_urls() {
-		assert_eq!(
-			without_credentials("wss://u:p@host:443/x"),
-			"wss://host:443/x"
-		);
-		assert_eq!(
-			without_credentials("ws://127.0.0.1:9944"),
-			"ws://127.0.0.1:9944"
-		);
-		assert_eq!(without_credentials("ws://host/path@x"), "ws://host/path@x");
-	}
-}

@@ -34,8 +34,7 @@
 
 use std::mem;
 
-use blake2::digest::consts::U32;
-use blake2::{Blake2b, Digest};
+use stagenet_chain::hash::blake2_256;
 
 /// Header of the empty trie (its only byte).
 const EMPTY_TRIE: u8 = 0;
@@ -492,10 +491,6 @@ pub fn root_of<K: AsRef<[u8]>, V: AsRef<[u8]>>(
 	Ok(builder.finish())
 }
 
-/// The blake2b hash of `data` with a 256-bit output (Substrate's `blake2_256`).
-pub fn blake2_256(data: &[u8]) -> [u8; 32] {
-	Blake2b::<U32>::digest(data).into()
-}
 
 #[cfg(test)]
 mod tests {

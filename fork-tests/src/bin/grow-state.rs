@@ -11,7 +11,7 @@
 //! The last line of stdout is `grown: block=<number> hash=<0x…> keys=<count>`. On a state that
 //! already holds enough keys nothing is submitted, and the finalized head is reported.
 
-use stagenet_fork_tests::chain::{BoxError, Chain};
+use stagenet_chain::client::{BoxError, Chain};
 use std::time::{Duration, Instant};
 use subxt::{
 	dynamic::Value,

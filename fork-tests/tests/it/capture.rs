@@ -5,8 +5,8 @@
 //! a capture can be cut short: an existing output, a partial capture resumed, the node killed
 //! mid-way (and back, or gone), a response over the node's limit.
 
+use stagenet_chain::client::{Chain, Outcome};
 use stagenet_fork_tests::{
-	chain::{Chain, Outcome},
 	harness::{repo_root, runtime_wasm, start_network, wait_for},
 	solo::SoloNode,
 };

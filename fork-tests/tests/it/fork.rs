@@ -5,13 +5,12 @@
 //! runtime override that migrates at block 1. The same checks fail on a fork built with
 //! `--no-rebase`, which shows that rebasing is what makes them hold.
 
+use stagenet_chain::{client::Chain, hash::storage_prefix};
 use stagenet_fork_tests::{
-	chain::Chain,
 	harness::{repo_root, start_network_from_spec, test_chain_dir},
 	solo::SoloNode,
 };
 use stagenet_snapshot::{
-	chain::twox128,
 	download,
 	fork::{fork, ForkOptions, ForkSummary},
 	BlockRef, DownloadOptions, Progress,
@@ -124,8 +123,7 @@ async fn rate_limit_edge(chain: &Chain, limit_at: u64) -> (Result<(), String>, R
 /// Sum of `free + reserved` over `System::Account`, and `Balances::TotalIssuance`, at `hash`.
 async fn balances_and_issuance(url: &str, hash: H256) -> (u128, u128, usize) {
 	let rpc = RpcClient::from_insecure_url(url).await.expect("connect");
-	let mut prefix = twox128(b"System").to_vec();
-	prefix.extend_from_slice(&twox128(b"Account"));
+	let prefix = storage_prefix("System", "Account");
 	let prefix_hex = format!("0x{}", hex::encode(&prefix));
 	let mut keys: Vec<String> = Vec::new();
 	let mut start: Option<String> = None;
@@ -156,8 +154,7 @@ async fn balances_and_issuance(url: &str, hash: H256) -> (u128, u128, usize) {
 		let reserved = u64::from_le_bytes(v[24..32].try_into().expect("reserved"));
 		sum += free as u128 + reserved as u128;
 	}
-	let mut key = twox128(b"Balances").to_vec();
-	key.extend_from_slice(&twox128(b"TotalIssuance"));
+	let key = storage_prefix("Balances", "TotalIssuance");
 	let v: Option<String> = rpc
 		.request(
 			"state_getStorage",

@@ -2,7 +2,8 @@
 //! completeness against a naive download, the state root, child tries, resume after a node
 //! crash, damaged files, `from-spec` of the node's own `export-state`, and refused blocks.
 
-use stagenet_fork_tests::{chain::Chain, harness::repo_root, solo::SoloNode};
+use stagenet_chain::client::Chain;
+use stagenet_fork_tests::{harness::repo_root, solo::SoloNode};
 use stagenet_snapshot::{
 	download, format::CHILD_STORAGE_PREFIX, inspect::inspect, reader::Reader, spec, BlockRef,
 	DownloadOptions, Phase, Progress, SnapshotError,

@@ -1,7 +1,7 @@
 //! The fixture pallet's calls and their Subtensor-like rules on a running chain.
 
+use stagenet_chain::client::{Chain, Outcome};
 use stagenet_fork_tests::{
-	chain::{Chain, Outcome},
 	harness::start_network,
 };
 use subxt::dynamic::Value;

@@ -14,7 +14,8 @@ use stagenet_fork_tests::{
 		early_state, genesis_snapshot, item_prefix, metadata_without, raonet_genesis, Era,
 	},
 };
-use stagenet_snapshot::fork::{fork, keys, ForkOptions, ForkSummary};
+use stagenet_chain::keys;
+use stagenet_snapshot::fork::{fork, ForkOptions, ForkSummary};
 use std::path::{Path, PathBuf};
 
 fn out_dir(name: &str) -> PathBuf {

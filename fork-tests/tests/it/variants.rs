@@ -1,8 +1,8 @@
 //! Runtime upgrades to each variant of the test chain, through `sudo(set_code)`, and the
 //! fault each variant must show.
 
+use stagenet_chain::client::Chain;
 use stagenet_fork_tests::{
-	chain::Chain,
 	harness::{proposal_times, runtime_wasm, start_network, wait_for},
 };
 use std::time::Duration;

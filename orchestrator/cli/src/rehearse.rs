@@ -8,8 +8,9 @@ use crate::{
 };
 use stagenet_config::{Scenario, UpgradeVia};
 use stagenet_network::state::RunState;
+use stagenet_chain::client::Chain;
 use stagenet_rehearse::{
-	chain::Chain, rehearse, upgrade, RehearseError, RehearseOptions, UpgradeOptions,
+	rehearse, upgrade, RehearseError, RehearseOptions, UpgradeOptions,
 };
 use stagenet_report::{render, terminal, Format};
 use stagenet_store::{RunReport, Store, Verdict};

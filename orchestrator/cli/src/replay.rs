@@ -10,8 +10,8 @@ use crate::{
 };
 use stagenet_config::ReplayRate;
 use stagenet_network::state::RunState;
+use stagenet_chain::client::Chain;
 use stagenet_rehearse::{
-	chain::Chain,
 	replay::{parse_only, replay_plan, ReplayPlan},
 	ReplayError, ReplayOptions,
 };

@@ -10,7 +10,8 @@ use crate::{
 };
 use stagenet_config::StressProfile;
 use stagenet_network::state::RunState;
-use stagenet_rehearse::{chain::Chain, stress, StressOptions};
+use stagenet_chain::client::Chain;
+use stagenet_rehearse::{stress, StressOptions};
 use stagenet_store::{Store, StressRecord};
 use std::{path::PathBuf, time::Duration};
 

@@ -107,15 +107,8 @@ pub enum NetworkError {
 		hint: String,
 	},
 	/// An RPC request failed.
-	#[error("rpc `{method}` on `{url}` failed: {message}")]
-	Rpc {
-		/// The endpoint.
-		url: String,
-		/// The method.
-		method: String,
-		/// What went wrong.
-		message: String,
-	},
+	#[error("rpc {0}")]
+	Rpc(#[from] stagenet_chain::node::NodeError),
 }
 
 impl NetworkError {

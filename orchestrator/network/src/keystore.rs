@@ -6,7 +6,7 @@
 //! the node binary once per key (each start would parse the whole chain spec).
 
 use crate::{NetworkError, Result};
-use stagenet_snapshot::fork::keys::{ed25519_public, sr25519_public};
+use stagenet_chain::keys::{ed25519_public, sr25519_public};
 use std::path::Path;
 
 /// Aura's key type (`aura`), sr25519.
@@ -16,8 +16,8 @@ const GRANDPA: &[u8; 4] = b"gran";
 
 /// Writes the Aura (sr25519) and GRANDPA (ed25519) keys of `uri` into `dir`.
 pub fn write_authority_keys(dir: &Path, uri: &str) -> Result<()> {
-	let bad_uri = |reason: String| NetworkError::InvalidConfig {
-		reason,
+	let bad_uri = |e: stagenet_chain::keys::KeyError| NetworkError::InvalidConfig {
+		reason: e.to_string(),
 		hint: "validator keys are secret URIs such as `//Alice` or `//Validator7`".into(),
 	};
 	let aura = sr25519_public(uri).map_err(bad_uri)?;

@@ -20,7 +20,6 @@ pub mod plan;
 mod ports;
 pub mod provider;
 pub mod relay;
-mod rpc;
 pub mod state;
 
 pub use error::{NetworkError, Result};
@@ -30,5 +29,5 @@ pub use network::{
 pub use peer_id::peer_id_from_node_key;
 pub use plan::NetworkPlan;
 pub use provider::{local::LocalProvider, Capabilities, DynProvider, Program};
-pub use rpc::{ChainRpc, NodeStatus};
+pub use stagenet_chain::node::{ChainRpc, NodeStatus};
 pub use stagenet_config::{Chain, Role, Topology};

@@ -1,7 +1,6 @@
 //! stagenet's rehearsal: the scenario runner ([`rehearse`]), the runtime upgrade action
 //! ([`upgrade`]), the monitor (block ledger, log findings, stalls) and the gates.
 
-pub mod chain;
 pub mod gates;
 pub mod logscan;
 pub mod monitor;

@@ -5,13 +5,13 @@
 //! from the store alone, and the network is torn down whatever happens.
 
 use crate::{
-	chain::Chain as ChainClient,
 	gates::{evaluate, Evidence},
 	monitor::{now_ms, Monitor, MonitorOptions, WatchedNode},
 	replay::{replay, ReplayOptions},
 	stress::{stress, StressOptions},
 	upgrade::{upgrade, UpgradeOptions},
 };
+use stagenet_chain::client::Chain as ChainClient;
 use stagenet_config::{
 	Chain, Check, FaultAction, Operand, Role, Scenario, Source, Step, StressProfile, Topology,
 };

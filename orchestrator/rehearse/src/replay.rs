@@ -22,10 +22,8 @@
 //! captured outcome: matched. Otherwise `rate-limit` when either side is a rate-limit error,
 //! else `logic-change`. Every divergence carries a one-line command that replays just it.
 
-use crate::{
-	chain::{BlockContents, Chain, ChainError, EncodedCall},
-	monitor::now_ms,
-};
+use crate::monitor::now_ms;
+use stagenet_chain::client::{BlockContents, Chain, ChainError, EncodedCall};
 use stagenet_config::ReplayRate;
 use stagenet_snapshot::capture::{
 	read_capture, read_runtimes, Capture, CaptureError, StoredBlock, StoredExtrinsic, StoredRuntime,

@@ -4,7 +4,10 @@
 //! block of the new runtime as a share of the block limit, and a per-pallet storage diff
 //! between the block before and some blocks after (two snapshots of the fork's RPC).
 
-use crate::chain::{blake2_256, Chain, ChainError};
+use stagenet_chain::{
+	client::{Chain, ChainError},
+	hash::blake2_256,
+};
 use stagenet_config::UpgradeVia;
 use stagenet_snapshot::{chain::BlockRef, diff::diff, download, DownloadOptions, Progress};
 use stagenet_store::{PalletDiff, UpgradeRecord};

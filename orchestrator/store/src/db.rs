@@ -1100,32 +1100,10 @@ fn percent_decode(s: &str) -> Option<String> {
 	String::from_utf8(out).ok()
 }
 
-/// The URL with its password (user info or `password=` parameter) replaced by `***`.
+/// The URL with its credentials hidden (`stagenet_chain::url::redact`: the password and every
+/// query value become `***`).
 pub fn redact(url: &str) -> String {
-	let Some(scheme_end) = url.find("://") else {
-		return url.to_string();
-	};
-	let start = scheme_end + 3;
-	let end = url[start..]
-		.find(['/', '?', '#'])
-		.map_or(url.len(), |i| start + i);
-	let mut out = url.to_string();
-	if let Some(at) = url[start..end].rfind('@') {
-		if let Some(colon) = url[start..start + at].find(':') {
-			out = format!("{}:***{}", &url[..start + colon], &url[start + at..]);
-		}
-	}
-	if let Some((base, query)) = out.clone().split_once('?') {
-		let query: Vec<String> = query
-			.split('&')
-			.map(|kv| match kv.split_once('=') {
-				Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-				_ => kv.to_string(),
-			})
-			.collect();
-		out = format!("{base}?{}", query.join("&"));
-	}
-	out
+	stagenet_chain::url::redact(url)
 }
 
 fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, String> {
@@ -1423,19 +1401,6 @@ mod tests {
 			assert_eq!(u64_from_db(u64_to_db(v)), v);
 		}
 		assert_eq!(u64_to_db(u64::MAX), -1);
-	}
-
-	#[test]
-	fn redact_hides_passwords() {
-		assert_eq!(
-			redact("postgres://user:secret@host:5432/db"),
-			"postgres://user:***@host:5432/db"
-		);
-		assert_eq!(
-			redact("postgres://user@host/db?password=secret&sslmode=require"),
-			"postgres://user@host/db?password=***&sslmode=require"
-		);
-		assert_eq!(redact("postgres://host/db"), "postgres://host/db");
 	}
 
 	#[test]

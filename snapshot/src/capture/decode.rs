@@ -9,7 +9,7 @@ use super::{
 	json::{fields_json, flat_bytes, to_json},
 	rpc::RuntimeVersion,
 };
-use blake2::{digest::consts::U32, Blake2b, Digest as _};
+use stagenet_chain::{client::dispatch_error_name, hash::blake2_256_hex};
 use parity_scale_codec::{Compact, Decode};
 use subxt::{
 	ext::{
@@ -194,11 +194,6 @@ pub(crate) fn decode_block(raw: RawBlock, runtime: &Runtime) -> Result<CapturedB
 		decode_error,
 		events_raw,
 	})
-}
-
-/// blake2-256 of `bytes`, `0x`-hex.
-pub(crate) fn blake2_256_hex(bytes: &[u8]) -> String {
-	format!("0x{}", hex::encode(Blake2b::<U32>::digest(bytes)))
 }
 
 fn decode_one_extrinsic(index: u32, raw: Vec<u8>, metadata: &Metadata) -> CapturedExtrinsic {
@@ -458,33 +453,6 @@ fn outcome_fields(raw: &[u8], metadata: &Metadata) -> Result<Composite<u32>, Str
 		_ => Err("no event variant".into()),
 	};
 	fields
-}
-
-/// `Pallet::Error` for a module error, else `Variant` or `Variant::Inner`.
-pub(crate) fn dispatch_error_name(error: &Value<u32>, metadata: &Metadata) -> String {
-	let ValueDef::Variant(variant) = &error.value else {
-		return error.to_string();
-	};
-	let inner = variant.values.values().next();
-	if variant.name == "Module" {
-		let pallet_index = inner.at("index").and_then(|v| v.as_u128());
-		// `error` is `[u8; 4]` in current runtimes, a single `u8` in old ones.
-		let error_field = inner.at("error");
-		let error_index = error_field
-			.at(0)
-			.and_then(|v| v.as_u128())
-			.or_else(|| error_field.and_then(|v| v.as_u128()));
-		let name = pallet_index.zip(error_index).and_then(|(p, e)| {
-			let pallet = metadata.pallet_by_error_index(u8::try_from(p).ok()?)?;
-			let error = pallet.error_variant_by_index(u8::try_from(e).ok()?)?;
-			Some(format!("{}::{}", pallet.name(), error.name))
-		});
-		return name.unwrap_or_else(|| error.to_string());
-	}
-	match inner.map(|v| &v.value) {
-		Some(ValueDef::Variant(nested)) => format!("{}::{}", variant.name, nested.name),
-		_ => variant.name.clone(),
-	}
 }
 
 fn variant_name(value: Option<&Value<u32>>) -> Option<String> {

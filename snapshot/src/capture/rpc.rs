@@ -7,18 +7,13 @@ use serde::{de::DeserializeOwned, Deserialize};
 use std::time::{Duration, Instant};
 use subxt::ext::jsonrpsee::ws_client::WsClientBuilder;
 use subxt_rpcs::{client::RpcParams, Error as RpcError, RpcClient};
+use stagenet_chain::retry::{is_oversized, Backoff, Failure};
 use tokio::sync::RwLock;
 
 /// The largest response the client accepts. Far above any node's own limit (15 MiB by
 /// default), so that an oversized response is refused by the node with a clear error rather
 /// than cut by the client.
 const MAX_RESPONSE_BYTES: u32 = 512 * 1024 * 1024;
-/// The JSON-RPC error code a node answers when a response is over `--rpc-max-response-size`.
-const OVERSIZED_RESPONSE_CODE: i32 = -32008;
-/// First pause before a retry; doubled after each failure, up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(500);
-/// Longest pause between two retries.
-const MAX_BACKOFF: Duration = Duration::from_secs(8);
 
 /// How requests are retried.
 #[derive(Debug, Clone, Copy)]
@@ -39,16 +34,6 @@ pub(crate) struct Source {
 	/// The client and its generation (incremented at each reconnection), so that concurrent
 	/// requests that saw the same connection drop reconnect only once.
 	client: RwLock<(u64, RpcClient)>,
-}
-
-/// A failed request, classified.
-enum Failure {
-	/// The transport failed (connection dropped, refused, timed out): retry.
-	Transport(String),
-	/// The node answered with an error: do not retry.
-	Node { code: i32, message: String },
-	/// The answer could not be read: do not retry.
-	Malformed(String),
 }
 
 /// Version of a runtime, as `state_getRuntimeVersion` reports it.
@@ -163,7 +148,7 @@ impl Source {
 			})?;
 		}
 		let started = Instant::now();
-		let mut backoff = FIRST_BACKOFF;
+		let mut backoff = Backoff::RECONNECT.schedule();
 		let mut attempt = 0u32;
 		loop {
 			attempt += 1;
@@ -213,6 +198,7 @@ impl Source {
 						done: 0,
 					});
 				}
+				let pause = backoff.next().unwrap_or(Backoff::RECONNECT.max);
 				tracing::warn!(
 					target: "stagenet::capture",
 					url = %self.shown,
@@ -220,10 +206,9 @@ impl Source {
 					block,
 					attempt,
 					error = %last_error,
-					"request failed; reconnecting in {backoff:?}"
+					"request failed; reconnecting in {pause:?}"
 				);
-				tokio::time::sleep(backoff).await;
-				backoff = (backoff * 2).min(MAX_BACKOFF);
+				tokio::time::sleep(pause).await;
 				match self.reconnect(generation).await {
 					Ok(()) => break,
 					Err(e) => {
@@ -291,40 +276,16 @@ async fn open(url: &str, timeout: Duration) -> Result<RpcClient, BoxError> {
 	Ok(RpcClient::new(client))
 }
 
-/// Whether a node's error says the response was over its limit.
-fn is_oversized(code: i32, message: &str) -> bool {
-	code == OVERSIZED_RESPONSE_CODE || message.to_ascii_lowercase().contains("response is too big")
-}
-
 /// Checks that `url` is a `ws://` or `wss://` URL with a host; returns it without
 /// credentials (user info and query string), for messages and the capture's metadata.
 pub(crate) fn check_url(url: &str) -> Result<String, CaptureError> {
-	let shown = redact_url(url);
+	let shown = stagenet_chain::url::redact(url);
 	crate::rpc::check_ws_url(url).map_err(|p| CaptureError::InvalidUrl {
 		url: shown.clone(),
 		reason: p.reason,
 		hint: p.hint,
 	})?;
 	Ok(shown)
-}
-
-/// `url` without user info (`user:password@`) and without query string or fragment (where
-/// providers put API keys).
-pub(crate) fn redact_url(url: &str) -> String {
-	let (scheme, rest) = match url.split_once("://") {
-		Some((s, r)) => (Some(s), r),
-		None => (None, url),
-	};
-	let rest = rest.split(['?', '#']).next().unwrap_or_default();
-	let (authority, path) = match rest.find('/') {
-		Some(i) => rest.split_at(i),
-		None => (rest, ""),
-	};
-	let host = authority.rsplit('@').next().unwrap_or_default();
-	match scheme {
-		Some(s) => format!("{s}://{host}{path}"),
-		None => format!("{host}{path}"),
-	}
 }
 
 /// Parses `0x`-hex from the node.
@@ -344,15 +305,6 @@ pub(crate) fn parse_number(s: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
 	use super::*;
-
-	#[test]
-	fn credentials_and_query_are_removed_from_urls() {
-		assert_eq!(
-			redact_url("wss://user:secret@rpc.example.com:443/ws?apikey=k"),
-			"wss://rpc.example.com:443/ws"
-		);
-		assert_eq!(redact_url("ws://127.0.0.1:9944"), "ws://127.0.0.1:9944");
-	}
 
 	#[test]
 	fn only_websocket_urls_are_accepted() {

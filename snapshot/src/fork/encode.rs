@@ -410,9 +410,13 @@ impl Encoder<'_> {
 			return Err(format!("give {len} bytes as 0x hex"));
 		}
 		if is_ed25519(t) && (s.starts_with('/') || s.contains(' ')) {
-			return keys::ed25519_public(s).map(|k| k.to_vec());
+			return keys::ed25519_public(s)
+				.map(|k| k.to_vec())
+				.map_err(|e| e.to_string());
 		}
-		keys::account(s).map(|k| k.to_vec())
+		keys::account(s)
+			.map(|k| k.to_vec())
+			.map_err(|e| e.to_string())
 	}
 
 	fn primitive(

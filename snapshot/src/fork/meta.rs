@@ -2,8 +2,7 @@
 //! key hashers and types, value type, default), readable type names for error messages,
 //! closest-name hints, and constants.
 
-use crate::chain::twox128;
-use blake2::{digest::consts::U16, digest::consts::U32, Blake2b, Digest as _};
+use stagenet_chain::hash::{blake2_128, blake2_256, storage_prefix, twox128, twox256, twox64};
 use parity_scale_codec::Decode;
 use scale_info::{form::PortableForm, PortableRegistry, Type, TypeDef, TypeDefPrimitive};
 use subxt::{ext::frame_decode::storage::StorageHasher, Metadata};
@@ -56,25 +55,15 @@ pub fn hash_key(hasher: StorageHasher, encoded: &[u8]) -> Vec<u8> {
 			out
 		}
 		StorageHasher::Twox128 => twox128(encoded).to_vec(),
-		StorageHasher::Twox256 => {
-			let mut out = twox128(encoded).to_vec();
-			for seed in 2..4u64 {
-				out.extend_from_slice(&twox_hash::XxHash64::oneshot(seed, encoded).to_le_bytes());
-			}
-			out
-		}
-		StorageHasher::Blake2_128 => Blake2b::<U16>::digest(encoded).to_vec(),
+		StorageHasher::Twox256 => twox256(encoded).to_vec(),
+		StorageHasher::Blake2_128 => blake2_128(encoded).to_vec(),
 		StorageHasher::Blake2_128Concat => {
-			let mut out = Blake2b::<U16>::digest(encoded).to_vec();
+			let mut out = blake2_128(encoded).to_vec();
 			out.extend_from_slice(encoded);
 			out
 		}
-		StorageHasher::Blake2_256 => Blake2b::<U32>::digest(encoded).to_vec(),
+		StorageHasher::Blake2_256 => blake2_256(encoded).to_vec(),
 	}
-}
-
-fn twox64(data: &[u8]) -> [u8; 8] {
-	twox_hash::XxHash64::oneshot(0, data).to_le_bytes()
 }
 
 /// Names in `candidates` closest to `name` (edit distance), best first, at most three.
@@ -151,9 +140,7 @@ impl Meta {
 			));
 		};
 		let prefix_name = storage.map(|s| s.prefix()).unwrap_or(pallet);
-		let mut prefix = [0u8; 32];
-		prefix[..16].copy_from_slice(&twox128(prefix_name.as_bytes()));
-		prefix[16..].copy_from_slice(&twox128(entry.name().as_bytes()));
+		let prefix = storage_prefix(prefix_name, entry.name());
 		Ok(Item {
 			pallet: pallet.to_string(),
 			name: entry.name().to_string(),

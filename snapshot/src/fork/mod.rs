@@ -8,7 +8,7 @@
 
 pub mod encode;
 pub mod error;
-pub mod keys;
+use stagenet_chain::keys;
 pub mod meta;
 pub mod profile;
 pub mod rebase;
@@ -944,7 +944,7 @@ pub fn genesis_hash(state_root: &[u8; 32]) -> [u8; 32] {
 	header.extend_from_slice(state_root);
 	header.extend_from_slice(&trie::empty_root());
 	header.push(0); // empty digest
-	trie::blake2_256(&header)
+	stagenet_chain::hash::blake2_256(&header)
 }
 
 fn pallet_names(meta: &Meta) -> HashMap<[u8; 16], String> {
@@ -1117,7 +1117,7 @@ fn compile(
 							grandpa: format!("0x{}", hex::encode(e)),
 						}),
 						(Err(e), _) | (_, Err(e)) => {
-							problems.push(&main_file, format!("authorities.uris[{i}]"), e)
+							problems.push(&main_file, format!("authorities.uris[{i}]"), e.to_string())
 						}
 					}
 				}

@@ -153,7 +153,7 @@ impl FundAccount {
 			return deriver
 				.account(&self.account)
 				.map(|a| vec![a])
-				.map_err(|e| ("account", e));
+				.map_err(|e| ("account", e.to_string()));
 		};
 		if count == 0 {
 			return Err((
@@ -182,7 +182,7 @@ impl FundAccount {
 				),
 			));
 		}
-		super::keys::sr25519_publics(&self.account, first, count).map_err(|e| ("account", e))
+		super::keys::sr25519_publics(&self.account, first, count).map_err(|e| ("account", e.to_string()))
 	}
 
 	/// The secret URI of account `n` (0-based) of a templated entry; the account itself

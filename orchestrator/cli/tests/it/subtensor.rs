@@ -6,8 +6,8 @@
 
 use stagenet_test_support::OutputWithin;
 use super::{repo_root, run};
+use stagenet_chain::client::Chain;
 use stagenet_fork_tests::{
-	chain::Chain,
 	subtensor::{
 		last_epoch_block, runtime, shared_subtensor_source, weights_row, SOURCE_NETUIDS,
 		SOURCE_TEMPO,

@@ -489,8 +489,7 @@ mod with_chain {
 		let spec: serde_json::Value =
 			serde_json::from_slice(&std::fs::read(&out).expect("spec")).expect("spec JSON");
 		let top = spec["genesis"]["raw"]["top"].as_object().expect("top");
-		let mut prefix = stagenet_snapshot::chain::twox128(b"System").to_vec();
-		prefix.extend_from_slice(&stagenet_snapshot::chain::twox128(b"Account"));
+		let prefix = stagenet_chain::hash::storage_prefix("System", "Account").to_vec();
 		let prefix = format!("0x{}", hex::encode(prefix));
 		let mut free_of = std::collections::HashMap::new();
 		for (k, v) in top {
@@ -502,7 +501,7 @@ mod with_chain {
 				free_of.insert(k[k.len() - 64..].to_string(), free);
 			}
 		}
-		let mut deriver = stagenet_snapshot::fork::keys::Deriver::default();
+		let mut deriver = stagenet_chain::keys::Deriver::default();
 		for i in 0..N {
 			let id = deriver.account(&format!("//many//{i}")).expect("id");
 			assert_eq!(

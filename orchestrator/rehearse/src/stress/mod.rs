@@ -15,7 +15,7 @@ mod sign;
 mod submit;
 mod watch;
 
-use crate::chain::Chain;
+use stagenet_chain::client::Chain;
 use calls::{ResolvedCall, Slots};
 use sign::{Signed, ToSign};
 use stagenet_config::{Action, Rate, StressProfile};
@@ -76,7 +76,7 @@ impl StressError {
 	}
 }
 
-fn infra(context: &str) -> impl FnOnce(crate::chain::ChainError) -> StressError + '_ {
+fn infra(context: &str) -> impl FnOnce(stagenet_chain::client::ChainError) -> StressError + '_ {
 	move |e| StressError::Infrastructure(format!("{context}: {e}"))
 }
 
@@ -540,7 +540,7 @@ async fn read_nonces(chain: &Chain, ids: &[[u8; 32]]) -> Result<Vec<u64>, Stress
 	use futures_util::{stream, StreamExt, TryStreamExt};
 	stream::iter(ids.iter().map(|id| {
 		let chain = chain.clone();
-		let address = stagenet_snapshot::fork::keys::ss58(id);
+		let address = stagenet_chain::keys::ss58(id);
 		async move {
 			chain
 				.request::<u64>("system_accountNextIndex", vec![serde_json::json!(address)])

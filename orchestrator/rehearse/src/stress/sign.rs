@@ -102,7 +102,7 @@ pub(crate) fn sign_all(
 								.sign(key)
 								.map_err(|e| format!("sign the transaction: {e}"))?;
 							let bytes = signed.into_encoded();
-							let hash = crate::chain::blake2_256(&bytes);
+							let hash = stagenet_chain::hash::blake2_256(&bytes);
 							Ok(Signed { bytes, hash })
 						})
 						.collect::<Result<Vec<_>, String>>()

@@ -2,7 +2,7 @@
 //! transactions each block holds (by hash) with their dispatch outcome, and the block's
 //! weight, length, limits, time, finality lag and the pool's ready count.
 
-use crate::chain::Chain;
+use stagenet_chain::client::Chain;
 use stagenet_snapshot::capture::BlockReader;
 use stagenet_store::StressBlock;
 use std::{

@@ -1,8 +1,34 @@
-//! The few JSON-RPC calls readiness needs, over any Substrate node's standard methods.
+//! The few JSON-RPC calls readiness and `stagenet status` need, over any Substrate node's
+//! standard methods, and block numbers as nodes send them.
 
-use crate::{NetworkError, Result};
+use crate::url::redact;
 use serde::Deserialize;
 use subxt_rpcs::{rpc_params, RpcClient};
+
+/// A request to a node that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("`{method}` on `{url}`: {reason}")]
+pub struct NodeError {
+	/// The node's endpoint (credentials hidden).
+	pub url: String,
+	/// The method, or `connect`.
+	pub method: String,
+	/// Why it failed.
+	pub reason: String,
+}
+
+/// Result of this module.
+pub type Result<T, E = NodeError> = std::result::Result<T, E>;
+
+/// A block number that is not `0x`-hex.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("block number `{text}` is not a hex number: {reason}")]
+pub struct BadNumber {
+	/// What the node sent.
+	pub text: String,
+	/// Why it does not parse.
+	pub reason: String,
+}
 
 /// A JSON-RPC connection to one node.
 #[derive(Clone)]
@@ -41,10 +67,10 @@ impl ChainRpc {
 	pub async fn connect(url: &str) -> Result<Self> {
 		let client = RpcClient::from_insecure_url(url)
 			.await
-			.map_err(|e| NetworkError::Rpc {
-				url: url.to_string(),
+			.map_err(|e| NodeError {
+				url: redact(url),
 				method: "connect".into(),
-				message: e.to_string(),
+				reason: e.to_string(),
 			})?;
 		Ok(Self {
 			url: url.to_string(),
@@ -62,11 +88,11 @@ impl ChainRpc {
 		&self.client
 	}
 
-	fn err(&self, method: &str, e: impl std::fmt::Display) -> NetworkError {
-		NetworkError::Rpc {
-			url: self.url.clone(),
+	fn err(&self, method: &str, e: impl std::fmt::Display) -> NodeError {
+		NodeError {
+			url: redact(&self.url),
 			method: method.into(),
-			message: e.to_string(),
+			reason: e.to_string(),
 		}
 	}
 
@@ -95,28 +121,31 @@ impl ChainRpc {
 		Ok(NodeStatus {
 			peers: health.peers,
 			is_syncing: health.is_syncing,
-			best: parse_number(&best.number).map_err(|e| self.err("chain_getHeader", e))?,
-			finalized: parse_number(&finalized.number)
+			best: parse_block_number(&best.number).map_err(|e| self.err("chain_getHeader", e))?,
+			finalized: parse_block_number(&finalized.number)
 				.map_err(|e| self.err("chain_getHeader", e))?,
 		})
 	}
 }
 
 /// Parses a block number as nodes send it (`"0x1a"`).
-fn parse_number(hex_number: &str) -> std::result::Result<u64, String> {
-	let digits = hex_number.trim_start_matches("0x");
-	u64::from_str_radix(digits, 16)
-		.map_err(|e| format!("block number `{hex_number}` is not a hex number: {e}"))
+pub fn parse_block_number(text: &str) -> std::result::Result<u64, BadNumber> {
+	let digits = text.strip_prefix("0x").unwrap_or(text);
+	u64::from_str_radix(digits, 16).map_err(|e| BadNumber {
+		text: text.chars().take(40).collect(),
+		reason: e.to_string(),
+	})
 }
 
 #[cfg(test)]
 mod tests {
-	use super::parse_number;
+	use super::parse_block_number;
 
 	#[test]
 	fn block_numbers_parse_from_hex() {
-		assert_eq!(parse_number("0x1a"), Ok(26));
-		assert_eq!(parse_number("0x0"), Ok(0));
-		assert!(parse_number("0xzz").expect_err("not hex").contains("0xzz"));
+		assert_eq!(parse_block_number("0x1a"), Ok(26));
+		assert_eq!(parse_block_number("0x0"), Ok(0));
+		let err = parse_block_number("0xzz").expect_err("not hex");
+		assert!(err.to_string().contains("0xzz"), "{err}");
 	}
 }

@@ -6,7 +6,7 @@
 //! junctions `blake2_256(("Ed25519HDKD", seed, chain_code))`); a test pins the result against
 //! the public keys the test chain's node prints for the same URIs.
 
-use blake2::{digest::consts::U32, Blake2b, Digest as _};
+use crate::hash::blake2_256;
 use parity_scale_codec::{Compact, Encode};
 use sha2::Sha512;
 use std::{collections::HashMap, str::FromStr};
@@ -28,12 +28,146 @@ pub const DEV_URIS: [&str; 6] = [
 	"//Ferdie",
 ];
 
+/// Why a key or an account could not be had from the text given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+	/// Not a secret URI (`//Alice`, `<phrase>//x///password`).
+	#[error("`{uri}` is not a secret URI: {reason}{}", hint_of(.templated))]
+	NotAUri {
+		/// The text.
+		uri: String,
+		/// Why.
+		reason: String,
+		/// Whether it came from a template (`//stress//{i}`), which the hint then names.
+		templated: bool,
+	},
+	/// A secret URI whose key cannot be derived.
+	#[error("cannot derive an sr25519 key from `{uri}`: {reason}{}", derive_hint(.templated))]
+	Derive {
+		/// The URI.
+		uri: String,
+		/// Why.
+		reason: String,
+		/// Whether it came from a template.
+		templated: bool,
+	},
+	/// A soft junction (`/x`) in a URI of an ed25519 key.
+	#[error(
+		"`{uri}` has a soft junction (`/x`), which ed25519 keys cannot have (hint: use hard \
+		 junctions like `//Alice`)"
+	)]
+	SoftJunction {
+		/// The URI.
+		uri: String,
+	},
+	/// The phrase of a URI is not a BIP39 mnemonic.
+	#[error("`{uri}`: the phrase is not a BIP39 mnemonic: {reason}")]
+	NotAMnemonic {
+		/// The URI.
+		uri: String,
+		/// Why.
+		reason: String,
+	},
+	/// A template for many accounts without `{i}`.
+	#[error(
+		"`{template}` has no `{{i}}`: all {count} accounts would be the same one (hint: \
+		 `//stress//{{i}}`)"
+	)]
+	NoIndex {
+		/// The template.
+		template: String,
+		/// How many accounts it was to name.
+		count: u32,
+	},
+	/// More accounts from one template than [`MAX_TEMPLATED_ACCOUNTS`].
+	#[error(
+		"{count} accounts from `{template}`: at most {MAX_TEMPLATED_ACCOUNTS} (hint: split the \
+		 range into entries with `first`)"
+	)]
+	TooMany {
+		/// The template.
+		template: String,
+		/// How many were asked for.
+		count: u32,
+	},
+	/// Indexes past `u32::MAX`.
+	#[error(
+		"accounts {first} to {first} + {count} - 1 pass the last index {} (hint: lower \
+		 `first` or `count`)",
+		u32::MAX
+	)]
+	IndexOverflow {
+		/// The first index.
+		first: u32,
+		/// How many.
+		count: u32,
+	},
+	/// `0x…` that is not hex.
+	#[error("`{text}` is not hex: {reason}")]
+	NotHex {
+		/// The text.
+		text: String,
+		/// Why.
+		reason: String,
+	},
+	/// Hex of another length than an account id's.
+	#[error("`{text}` holds {len} bytes; an account id is 32 bytes")]
+	WrongLength {
+		/// The text.
+		text: String,
+		/// Its length in bytes.
+		len: usize,
+	},
+	/// Neither a secret URI, an SS58 address nor hex.
+	#[error(
+		"`{text}` is neither a secret URI (`//Alice`), an SS58 address nor 0x hex: {reason} \
+		 (hint: dev accounts are written `//Alice`, `//Bob` …)"
+	)]
+	NotAnAccount {
+		/// The text.
+		text: String,
+		/// Why it is not an SS58 address.
+		reason: String,
+	},
+}
+
+fn hint_of(templated: &bool) -> &'static str {
+	if *templated {
+		" (hint: `//stress//{i}`)"
+	} else {
+		""
+	}
+}
+
+fn derive_hint(templated: &bool) -> &'static str {
+	if *templated {
+		" (hint: a templated account is a secret URI such as `//stress//{i}` or \
+		 `<phrase>//x//{i}`)"
+	} else {
+		""
+	}
+}
+
+/// Result of this module.
+pub type Result<T, E = KeyError> = std::result::Result<T, E>;
+
+fn secret_uri(uri: &str, templated: bool) -> Result<SecretUri> {
+	SecretUri::from_str(uri).map_err(|e| KeyError::NotAUri {
+		uri: uri.to_string(),
+		reason: e.to_string(),
+		templated,
+	})
+}
+
 /// The sr25519 public key (= account id) of a secret URI such as `//Alice`.
-pub fn sr25519_public(uri: &str) -> Result<[u8; 32], String> {
-	let secret =
-		SecretUri::from_str(uri).map_err(|e| format!("`{uri}` is not a secret URI: {e}"))?;
-	let pair = sr25519::Keypair::from_uri(&secret)
-		.map_err(|e| format!("cannot derive an sr25519 key from `{uri}`: {e}"))?;
+pub fn sr25519_public(uri: &str) -> Result<[u8; 32]> {
+	let secret = secret_uri(uri, false)?;
+	let pair = sr25519::Keypair::from_uri(&secret).map_err(|e| KeyError::Derive {
+		uri: uri.to_string(),
+		reason: e.to_string(),
+		templated: false,
+	})?;
 	Ok(pair.public_key().0)
 }
 
@@ -47,37 +181,31 @@ pub const MAX_TEMPLATED_ACCOUNTS: u32 = 1 << 20;
 /// HMAC-SHA512, about a millisecond) every time. Here the root key of each distinct phrase and
 /// password is derived once, and each URI's junctions are applied to it: thousands of accounts
 /// take a fraction of a second. The keys equal [`sr25519_public`] of each URI.
-pub fn sr25519_publics(template: &str, first: u32, count: u32) -> Result<Vec<[u8; 32]>, String> {
+pub fn sr25519_publics(template: &str, first: u32, count: u32) -> Result<Vec<[u8; 32]>> {
 	if count > 1 && !template.contains("{i}") {
-		return Err(format!(
-			"`{template}` has no `{{i}}`: all {count} accounts would be the same one (hint: \
-			 `//stress//{{i}}`)"
-		));
+		return Err(KeyError::NoIndex {
+			template: template.to_string(),
+			count,
+		});
 	}
 	if count > MAX_TEMPLATED_ACCOUNTS {
-		return Err(format!(
-			"{count} accounts from `{template}`: at most {MAX_TEMPLATED_ACCOUNTS} (hint: split \
-			 the range into entries with `first`)"
-		));
+		return Err(KeyError::TooMany {
+			template: template.to_string(),
+			count,
+		});
 	}
 	if count > 0 && first.checked_add(count - 1).is_none() {
-		return Err(format!(
-			"accounts {first} to {first} + {count} - 1 pass the last index {} (hint: lower \
-			 `first` or `count`)",
-			u32::MAX
-		));
+		return Err(KeyError::IndexOverflow { first, count });
 	}
 	let mut deriver = Deriver::default();
 	let mut publics = Vec::with_capacity(count as usize);
 	for n in 0..count {
 		let uri = template.replace("{i}", &(u64::from(first) + u64::from(n)).to_string());
-		let secret = SecretUri::from_str(&uri)
-			.map_err(|e| format!("`{uri}` is not a secret URI: {e} (hint: `//stress//{{i}}`)"))?;
-		publics.push(deriver.derive(&secret).map_err(|err| {
-			format!(
-				"cannot derive an sr25519 key from `{uri}`: {err} (hint: a templated account is \
-				 a secret URI such as `//stress//{{i}}` or `<phrase>//x//{{i}}`)"
-			)
+		let secret = secret_uri(&uri, true)?;
+		publics.push(deriver.derive(&secret).map_err(|reason| KeyError::Derive {
+			uri: uri.clone(),
+			reason,
+			templated: true,
 		})?);
 	}
 	Ok(publics)
@@ -93,7 +221,7 @@ pub struct Deriver {
 }
 
 impl Deriver {
-	fn derive(&mut self, secret: &SecretUri) -> Result<[u8; 32], String> {
+	fn derive(&mut self, secret: &SecretUri) -> std::result::Result<[u8; 32], String> {
 		let phrase = secret.phrase.expose_secret().to_string();
 		let password = secret
 			.password
@@ -116,15 +244,17 @@ impl Deriver {
 	}
 
 	/// [`sr25519_public`], with the phrase's root key cached.
-	pub fn public(&mut self, uri: &str) -> Result<[u8; 32], String> {
-		let secret =
-			SecretUri::from_str(uri).map_err(|e| format!("`{uri}` is not a secret URI: {e}"))?;
-		self.derive(&secret)
-			.map_err(|e| format!("cannot derive an sr25519 key from `{uri}`: {e}"))
+	pub fn public(&mut self, uri: &str) -> Result<[u8; 32]> {
+		let secret = secret_uri(uri, false)?;
+		self.derive(&secret).map_err(|reason| KeyError::Derive {
+			uri: uri.to_string(),
+			reason,
+			templated: false,
+		})
 	}
 
 	/// [`account`], with the phrase's root key cached.
-	pub fn account(&mut self, text: &str) -> Result<[u8; 32], String> {
+	pub fn account(&mut self, text: &str) -> Result<[u8; 32]> {
 		let t = text.trim();
 		if is_uri(t) {
 			return self.public(t);
@@ -139,7 +269,7 @@ fn is_uri(t: &str) -> bool {
 
 /// A secret URI split into phrase, hard junctions and password. Only hard junctions (`//x`)
 /// exist for ed25519; a soft one (`/x`) is an error, as in Substrate.
-fn split_uri(uri: &str) -> Result<(String, Vec<String>, String), String> {
+fn split_uri(uri: &str) -> Result<(String, Vec<String>, String)> {
 	let (body, password) = match uri.split_once("///") {
 		Some((b, p)) => (b, p.to_string()),
 		None => (uri, String::new()),
@@ -155,22 +285,15 @@ fn split_uri(uri: &str) -> Result<(String, Vec<String>, String), String> {
 	let mut rest = &body[start..];
 	while !rest.is_empty() {
 		let Some(after) = rest.strip_prefix("//") else {
-			return Err(format!(
-				"`{uri}` has a soft junction (`/x`), which ed25519 keys cannot have \
-				 (hint: use hard junctions like `//Alice`)"
-			));
+			return Err(KeyError::SoftJunction {
+				uri: uri.to_string(),
+			});
 		};
 		let end = after.find('/').unwrap_or(after.len());
 		junctions.push(after[..end].to_string());
 		rest = &after[end..];
 	}
 	Ok((phrase, junctions, password))
-}
-
-fn blake2_256(data: &[u8]) -> [u8; 32] {
-	let mut h = Blake2b::<U32>::new();
-	h.update(data);
-	h.finalize().into()
 }
 
 /// The chain code of a junction: a number is its SCALE `u64`, anything else its SCALE
@@ -190,10 +313,13 @@ fn chain_code(junction: &str) -> [u8; 32] {
 }
 
 /// The ed25519 public key of a secret URI such as `//Alice`.
-pub fn ed25519_public(uri: &str) -> Result<[u8; 32], String> {
+pub fn ed25519_public(uri: &str) -> Result<[u8; 32]> {
 	let (phrase, junctions, password) = split_uri(uri)?;
 	let mnemonic = bip39::Mnemonic::parse_in_normalized(bip39::Language::English, &phrase)
-		.map_err(|e| format!("`{uri}`: the phrase is not a BIP39 mnemonic: {e}"))?;
+		.map_err(|e| KeyError::NotAMnemonic {
+			uri: uri.to_string(),
+			reason: e.to_string(),
+		})?;
 	let entropy = mnemonic.to_entropy();
 	let salt = format!("mnemonic{password}");
 	let mut big = [0u8; 64];
@@ -214,26 +340,27 @@ pub fn ed25519_public(uri: &str) -> Result<[u8; 32], String> {
 
 /// An account given as a secret URI (`//Alice`, `<phrase>//x`), an SS58 address or 32 bytes
 /// of hex (`0x…`).
-pub fn account(text: &str) -> Result<[u8; 32], String> {
+pub fn account(text: &str) -> Result<[u8; 32]> {
 	let t = text.trim();
 	if let Some(hex) = t.strip_prefix("0x") {
-		let bytes = hex::decode(hex).map_err(|e| format!("`{t}` is not hex: {e}"))?;
-		return <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
-			format!(
-				"`{t}` holds {} bytes; an account id is 32 bytes",
-				bytes.len()
-			)
+		let bytes = hex::decode(hex).map_err(|e| KeyError::NotHex {
+			text: t.to_string(),
+			reason: e.to_string(),
+		})?;
+		return <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| KeyError::WrongLength {
+			text: t.to_string(),
+			len: bytes.len(),
 		});
 	}
 	if is_uri(t) {
 		return sr25519_public(t);
 	}
-	AccountId32::from_str(t).map(|a| a.0).map_err(|e| {
-		format!(
-			"`{t}` is neither a secret URI (`//Alice`), an SS58 address nor 0x hex: {e} \
-			 (hint: dev accounts are written `//Alice`, `//Bob` …)"
-		)
-	})
+	AccountId32::from_str(t)
+		.map(|a| a.0)
+		.map_err(|e| KeyError::NotAnAccount {
+			text: t.to_string(),
+			reason: e.to_string(),
+		})
 }
 
 /// The SS58 address (prefix 42, generic Substrate) of an account id.
@@ -242,7 +369,7 @@ pub fn ss58(account: &[u8; 32]) -> String {
 }
 
 /// SCALE `Compact<u32>` length prefix (used when a list of keys is written by hand).
-pub(crate) fn compact_len(n: usize) -> Vec<u8> {
+pub fn compact_len(n: usize) -> Vec<u8> {
 	Compact(n as u32).encode()
 }
 
@@ -337,13 +464,13 @@ mod tests {
 
 	#[test]
 	fn templated_accounts_refuse_what_cannot_be_derived() {
-		let e = sr25519_publics("//stress", 0, 2).unwrap_err();
+		let e = sr25519_publics("//stress", 0, 2).unwrap_err().to_string();
 		assert!(e.contains("no `{i}`") && e.contains("hint"), "{e}");
-		let e = sr25519_publics("not a phrase at all{i}//x", 0, 1).unwrap_err();
+		let e = sr25519_publics("not a phrase at all{i}//x", 0, 1).unwrap_err().to_string();
 		assert!(e.contains("cannot derive") && e.contains("hint"), "{e}");
-		let e = sr25519_publics("//stress//{i}", u32::MAX, 2).unwrap_err();
+		let e = sr25519_publics("//stress//{i}", u32::MAX, 2).unwrap_err().to_string();
 		assert!(e.contains("last index"), "{e}");
-		let e = sr25519_publics("//stress//{i}", 0, MAX_TEMPLATED_ACCOUNTS + 1).unwrap_err();
+		let e = sr25519_publics("//stress//{i}", 0, MAX_TEMPLATED_ACCOUNTS + 1).unwrap_err().to_string();
 		assert!(e.contains("at most"), "{e}");
 	}
 
@@ -360,7 +487,7 @@ mod tests {
 			account(&format!("0x{}", hex::encode(alice))).unwrap(),
 			alice
 		);
-		let e = account("alice").unwrap_err();
+		let e = account("alice").unwrap_err().to_string();
 		assert!(e.contains("hint"), "{e}");
 		assert!(split_uri("//Alice/soft").is_err());
 	}

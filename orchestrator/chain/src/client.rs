@@ -36,6 +36,7 @@ use subxt::{
 	utils::H256,
 	ArcMetadata, Metadata, OnlineClient, OnlineClientAtBlock, SubstrateConfig,
 };
+use crate::hash::blake2_256;
 use subxt_signer::sr25519::{dev, Keypair};
 
 /// How long [`Chain::connect`] keeps retrying while the node is not up yet.
@@ -985,9 +986,13 @@ fn extrinsic_error(inclusion: &Inclusion) -> Result<Option<String>> {
 	Ok(None)
 }
 
-/// A readable name of a decoded `DispatchError`: `Pallet::Error` for a module error, else
+/// A readable name of a decoded `DispatchError`: `Pallet::Error` for a module error (named
+/// through `metadata`, which must be that of the runtime that dispatched the call), else
 /// `Variant` or `Variant::Inner` (e.g. `BadOrigin`, `Token::FundsUnavailable`).
-fn dispatch_error_name(error: &Value, metadata: &Metadata) -> String {
+pub fn dispatch_error_name<T>(
+	error: &subxt::ext::scale_value::Value<T>,
+	metadata: &Metadata,
+) -> String {
 	let ValueDef::Variant(variant) = &error.value else {
 		return format!("{error}");
 	};
@@ -1013,11 +1018,6 @@ fn dispatch_error_name(error: &Value, metadata: &Metadata) -> String {
 	}
 }
 
-/// blake2-256 of `data`.
-pub fn blake2_256(data: &[u8]) -> [u8; 32] {
-	use blake2::{digest::consts::U32, Blake2b, Digest as _};
-	Blake2b::<U32>::digest(data).into()
-}
 
 /// A [`ChainError::Dispatch`] of `call` included in `block`.
 fn dispatch_error(call: String, error: String, block: InBlock) -> ChainError {
