@@ -1,5 +1,6 @@
 //! Errors of snapshot download, reading and verification.
 
+use stagenet_config::exit::{Exit, ExitStatus};
 use std::path::PathBuf;
 
 /// What went wrong while taking, reading or verifying a snapshot.
@@ -266,29 +267,57 @@ fn is_disk_full(e: &std::io::Error) -> bool {
 	e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28)
 }
 
+/// A failed check of the data itself (root mismatch, corruption, truncation, a damaged
+/// preamble) fails (exit 1); a failure of the machine or the node (I/O, an unreachable or
+/// misbehaving node, a lock that cannot be taken) is infrastructure (exit 3); everything else is
+/// the input's fault (exit 2).
+impl ExitStatus for SnapshotError {
+	fn exit(&self) -> Exit {
+		match self {
+			Self::RootMismatch { .. } | Self::Corrupt { .. } | Self::Truncated { .. } => {
+				Exit::Failed
+			}
+			// The footer says the version this build reads: the preamble is damaged.
+			Self::WrongVersion {
+				footer, supported, ..
+			} => {
+				if *footer == Some(*supported) {
+					Exit::Failed
+				} else {
+					Exit::BadInput
+				}
+			}
+			Self::Locked { source } => source.exit(),
+			Self::Io { .. }
+			| Self::Unreachable { .. }
+			| Self::Rpc { .. }
+			| Self::Inconsistent { .. } => Exit::Infrastructure,
+			Self::OutputExists { .. }
+			| Self::InterruptedDownloadExists { .. }
+			| Self::Resume { .. }
+			| Self::NotJsonRpc { .. }
+			| Self::UnknownBlock { .. }
+			| Self::StatePruned { .. }
+			| Self::ResponseTooLarge { .. }
+			| Self::NotASnapshot { .. }
+			| Self::Spec { .. }
+			| Self::Metadata { .. }
+			| Self::InvalidInput { .. } => Exit::BadInput,
+		}
+	}
+}
+
 impl SnapshotError {
 	/// A failed check of the data itself: the snapshot does not verify (root mismatch,
 	/// corruption, truncation). `stagenet` maps these to exit code 1.
 	pub fn is_verification_failure(&self) -> bool {
-		matches!(
-			self,
-			Self::RootMismatch { .. } | Self::Corrupt { .. } | Self::Truncated { .. }
-		) || matches!(self, Self::WrongVersion { footer: Some(f), supported, .. } if f == supported)
+		self.exit() == Exit::Failed
 	}
 
 	/// A failure of the machine or the node rather than of the input: I/O, an unreachable or
 	/// misbehaving node. `stagenet` maps these to exit code 3.
 	pub fn is_infrastructure(&self) -> bool {
-		match self {
-			Self::Locked { source } => !source.is_held(),
-			_ => matches!(
-				self,
-				Self::Io { .. }
-					| Self::Unreachable { .. }
-					| Self::Rpc { .. }
-					| Self::Inconsistent { .. }
-			),
-		}
+		self.exit() == Exit::Infrastructure
 	}
 
 	/// The disk filled up.

@@ -1,7 +1,8 @@
 //! `stagenet capture`.
 
-use crate::{failure::Failure, EXIT_BAD_INPUT, EXIT_INFRA};
-use stagenet_snapshot::capture::{capture, CaptureError, CaptureOptions, CaptureProgress};
+use crate::failure::Failure;
+use stagenet_config::exit::Exit;
+use stagenet_snapshot::capture::{capture, CaptureOptions, CaptureProgress};
 use std::{
 	path::PathBuf,
 	sync::Mutex,
@@ -60,17 +61,6 @@ impl From<CaptureArgs> for CaptureOptions {
 	}
 }
 
-impl From<CaptureError> for Failure {
-	fn from(e: CaptureError) -> Self {
-		let code = if e.is_bad_input() {
-			EXIT_BAD_INPUT
-		} else {
-			EXIT_INFRA
-		};
-		Self::new(code, e.to_string())
-	}
-}
-
 /// Runs `stagenet capture`.
 pub async fn run(args: CaptureArgs) -> Result<(), Failure> {
 	let opts = CaptureOptions::from(args);
@@ -108,7 +98,7 @@ pub async fn run(args: CaptureArgs) -> Result<(), Failure> {
 				.map(|p| format!("{}/{} blocks", p.done, p.total))
 				.unwrap_or_else(|| "no block".into());
 			return Err(Failure::new(
-				EXIT_INFRA,
+				Exit::Infrastructure,
 				format!(
 					"capture interrupted with {done} complete in `{}` (hint: run the same command with `--resume` to continue)",
 					opts.out.display()

@@ -1,52 +1,36 @@
 //! One failure type for every command: the message printed after `error:` and the documented
-//! exit code it maps to. Each library error converts here, in one place.
+//! exit it maps to. Each library error says its exit through [`ExitStatus`], in one place per
+//! error type; here it only converts.
 
-use crate::{EXIT_BAD_INPUT, EXIT_INFRA};
-use stagenet_network::NetworkError;
-use stagenet_snapshot::SnapshotError;
-
-/// Exit code: a gate failed or a result did not verify (the release must not ship).
-pub const EXIT_FAILED: u8 = 1;
+use stagenet_config::exit::{Exit, ExitStatus};
 
 /// A command's failure: what to print and which exit code to return.
 #[derive(Debug)]
 pub struct Failure {
-	/// Exit code (1 failed, 2 bad input, 3 infrastructure).
-	pub code: u8,
+	/// How the command ends (failed, bad input, infrastructure).
+	pub exit: Exit,
 	/// The message, printed after `error: `.
 	pub message: String,
 }
 
 impl Failure {
-	/// A failure with an explicit exit code.
-	pub fn new(code: u8, message: impl Into<String>) -> Self {
+	/// A failure with an explicit exit.
+	pub fn new(exit: Exit, message: impl Into<String>) -> Self {
 		Self {
-			code,
+			exit,
 			message: message.into(),
 		}
 	}
-}
 
-impl From<NetworkError> for Failure {
-	fn from(e: NetworkError) -> Self {
-		let code = if e.is_infrastructure() {
-			EXIT_INFRA
-		} else {
-			EXIT_BAD_INPUT
-		};
-		Self::new(code, e.to_string())
+	/// The process exit code.
+	pub fn code(&self) -> u8 {
+		self.exit.code()
 	}
 }
 
-impl From<SnapshotError> for Failure {
-	fn from(e: SnapshotError) -> Self {
-		let code = if e.is_verification_failure() {
-			EXIT_FAILED
-		} else if e.is_infrastructure() {
-			EXIT_INFRA
-		} else {
-			EXIT_BAD_INPUT
-		};
-		Self::new(code, e.to_string())
+/// Every library error converts with its own exit and its message, so that `?` works.
+impl<E: ExitStatus + std::fmt::Display> From<E> for Failure {
+	fn from(e: E) -> Self {
+		Self::new(e.exit(), e.to_string())
 	}
 }

@@ -1,7 +1,8 @@
 //! `stagenet fork`.
 
-use crate::{failure::Failure, EXIT_BAD_INPUT, EXIT_INFRA};
-use stagenet_snapshot::fork::{fork, ForkError, ForkOptions, ForkSummary};
+use crate::failure::Failure;
+use stagenet_config::exit::Exit;
+use stagenet_snapshot::fork::{fork, ForkOptions, ForkSummary};
 use std::path::PathBuf;
 
 /// Arguments of `stagenet fork`.
@@ -43,17 +44,6 @@ pub struct ForkArgs {
 	json: bool,
 }
 
-impl From<ForkError> for Failure {
-	fn from(e: ForkError) -> Self {
-		let code = if e.is_infrastructure() {
-			EXIT_INFRA
-		} else {
-			EXIT_BAD_INPUT
-		};
-		Self::new(code, e.to_string())
-	}
-}
-
 /// Runs `stagenet fork`.
 pub async fn run(args: ForkArgs) -> Result<(), Failure> {
 	let json = args.json;
@@ -74,7 +64,7 @@ pub async fn run(args: ForkArgs) -> Result<(), Failure> {
 		fork(&opts, |step| eprintln!("fork: {step}"))
 	})
 	.await
-	.map_err(|e| Failure::new(EXIT_INFRA, format!("the fork task failed: {e}")))??;
+	.map_err(|e| Failure::new(Exit::Infrastructure, format!("the fork task failed: {e}")))??;
 	if json {
 		println!(
 			"{}",

@@ -4,8 +4,8 @@
 use crate::{
 	failure::Failure,
 	up::{provider, ProviderKind},
-	EXIT_BAD_INPUT,
 };
+use stagenet_config::exit::Exit;
 use stagenet_network::{
 	state::{list_runs, process_alive, Phase, RunState},
 	ChainRpc, DynProvider,
@@ -86,7 +86,7 @@ fn load_run(runs_dir: &Path, run: &str) -> Result<RunState, Failure> {
 	let dir = runs_dir.join(run);
 	if !dir.join(stagenet_network::state::STATE_FILE).exists() {
 		return Err(Failure::new(
-			EXIT_BAD_INPUT,
+			Exit::BadInput,
 			format!(
 				"no run `{run}` in `{}` (hint: {})",
 				runs_dir.display(),
@@ -216,7 +216,7 @@ pub async fn logs(args: LogsArgs) -> Result<(), Failure> {
 		Some(node) => {
 			let Some(m) = run.members.iter().find(|m| &m.name == node) else {
 				return Err(Failure::new(
-					EXIT_BAD_INPUT,
+					Exit::BadInput,
 					format!(
 						"run `{}` has no node or workload `{node}` (hint: it has {})",
 						run.run_id,
@@ -307,7 +307,7 @@ pub async fn down(args: DownArgs) -> Result<(), Failure> {
 	}
 	if !args.all && args.run.is_none() {
 		return Err(Failure::new(
-			EXIT_BAD_INPUT,
+			Exit::BadInput,
 			format!(
 				"name the run to remove, or pass `--all` (hint: {})",
 				runs_here(&args.runs_dir)
@@ -316,7 +316,7 @@ pub async fn down(args: DownArgs) -> Result<(), Failure> {
 	}
 	if args.runs_dir.exists() && !args.runs_dir.is_dir() {
 		return Err(Failure::new(
-			EXIT_BAD_INPUT,
+			Exit::BadInput,
 			format!(
 				"the runs directory `{}` is a file, not a directory (hint: pass `--runs-dir` \
 				 the directory `up` used)",

@@ -54,12 +54,8 @@ mod up;
 
 
 use clap::{Parser, Subcommand};
+use stagenet_config::exit::Exit;
 use std::process::ExitCode;
-
-/// Exit code: bad input (arguments, files).
-pub const EXIT_BAD_INPUT: u8 = 2;
-/// Exit code: infrastructure failure (binaries, processes, network).
-pub const EXIT_INFRA: u8 = 3;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -125,7 +121,7 @@ fn main() -> ExitCode {
 		Ok(rt) => rt,
 		Err(e) => {
 			eprintln!("error: cannot start the async runtime: {e}");
-			return ExitCode::from(EXIT_INFRA);
+			return ExitCode::from(Exit::Infrastructure.code());
 		}
 	};
 	let outcome = runtime.block_on(async {
@@ -150,7 +146,7 @@ fn main() -> ExitCode {
 		Ok(()) => ExitCode::SUCCESS,
 		Err(failure) => {
 			eprintln!("error: {}", failure.message);
-			ExitCode::from(failure.code)
+			ExitCode::from(failure.code())
 		}
 	}
 }

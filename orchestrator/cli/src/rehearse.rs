@@ -2,16 +2,16 @@
 //! a runtime upgrade on a running network, and a report rebuilt from the store.
 
 use crate::{
-	failure::{Failure, EXIT_FAILED},
+	failure::Failure,
 	up::{provider, ProviderKind, StopSignals, DEFAULT_RUNS_DIR},
-	EXIT_BAD_INPUT, EXIT_INFRA,
 };
-use stagenet_config::{Scenario, UpgradeVia};
+use stagenet_config::{
+	exit::{Exit, ExitStatus},
+	Scenario, UpgradeVia,
+};
 use stagenet_network::state::RunState;
 use stagenet_chain::client::Chain;
-use stagenet_rehearse::{
-	rehearse, upgrade, RehearseError, RehearseOptions, UpgradeOptions,
-};
+use stagenet_rehearse::{rehearse, upgrade, RehearseOptions, UpgradeOptions};
 use stagenet_report::{render, terminal, Format};
 use stagenet_store::{RunReport, Store, Verdict};
 use std::{
@@ -118,7 +118,7 @@ pub(crate) fn rpc_member<'a>(
 		.or_else(|| state.members.iter().find(|m| m.rpc_url.is_some()))
 		.ok_or_else(|| {
 			Failure::new(
-				EXIT_BAD_INPUT,
+				Exit::BadInput,
 				format!("run `{run}` has no node with an RPC endpoint"),
 			)
 		})
@@ -126,30 +126,17 @@ pub(crate) fn rpc_member<'a>(
 
 /// Opens the store for a writer (`rehearse`): a SQLite file is created when missing.
 async fn open_store(target: &str) -> Result<Store, Failure> {
-	Store::open(target).await.map_err(store_failure)
-}
-
-/// A store that cannot be opened: the target's fault is bad input, the database's is
-/// infrastructure.
-fn store_failure(e: stagenet_store::StoreError) -> Failure {
-	let code = if e.is_bad_target() {
-		EXIT_BAD_INPUT
-	} else {
-		EXIT_INFRA
-	};
-	Failure::new(code, e.to_string())
+	Ok(Store::open(target).await?)
 }
 
 /// Runs `stagenet rehearse`.
 pub async fn run(args: RehearseArgs) -> Result<(), Failure> {
-	let (scenario, warnings) = Scenario::load(&args.scenario, args.strict)
-		.map_err(|e| Failure::new(EXIT_BAD_INPUT, e.to_string()))?;
+	let (scenario, warnings) = Scenario::load(&args.scenario, args.strict)?;
 	for w in warnings {
 		eprintln!("warning: `{}`: {}", w.path, w.message);
 	}
 	// Runtimes the steps upgrade to are checked before anything starts.
-	stagenet_rehearse::rehearse::check_inputs(&scenario)
-		.map_err(|e| Failure::new(EXIT_BAD_INPUT, e.to_string()))?;
+	stagenet_rehearse::rehearse::check_inputs(&scenario)?;
 	let run_id = args.run_id.clone().unwrap_or_else(|| {
 		format!(
 			"{}-{}",
@@ -166,7 +153,7 @@ pub async fn run(args: RehearseArgs) -> Result<(), Failure> {
 	let store = Arc::new(open_store(&args.database_url).await?);
 	if store.run(&run_id).await.is_ok() {
 		return Err(Failure::new(
-			EXIT_BAD_INPUT,
+			Exit::BadInput,
 			format!(
 				"run `{run_id}` already exists in the store `{}` (hint: choose another \
 				 `--run-id`, or leave it out for a fresh one; `stagenet report {run_id}` shows \
@@ -210,20 +197,14 @@ pub async fn run(args: RehearseArgs) -> Result<(), Failure> {
 					drop(rehearsal);
 					stagenet_rehearse::rehearse::mark_interrupted(&run_dir);
 					let _ = store.finish_run(&run_id, stagenet_rehearse::monitor::now_ms(), Some(Verdict::Interrupted), Some("interrupted twice: stopped at once, without a partial report".into())).await;
-					return Err(Failure::new(EXIT_INFRA, format!("rehearsal {run_id} interrupted twice and stopped at once (hint: `stagenet down {run_id}` removes anything left; `stagenet report {run_id}` shows what was recorded)")));
+					return Err(Failure::new(Exit::Infrastructure, format!("rehearsal {run_id} interrupted twice and stopped at once (hint: `stagenet down {run_id}` removes anything left; `stagenet report {run_id}` shows what was recorded)")));
 				}
 			}
 		}
 	};
 	let report = match outcome {
 		Ok(report) => report,
-		Err(e) => {
-			let code = match e {
-				RehearseError::BadInput(_) => EXIT_BAD_INPUT,
-				_ => EXIT_INFRA,
-			};
-			return Err(Failure::new(code, format!("rehearsal {run_id}: {e}")));
-		}
+		Err(e) => return Err(Failure::new(e.exit(), format!("rehearsal {run_id}: {e}"))),
 	};
 	let dir = args.report_dir.clone().unwrap_or(run_dir);
 	let written = write_reports(&report, &dir)?;
@@ -249,7 +230,7 @@ pub async fn run(args: RehearseArgs) -> Result<(), Failure> {
 fn write_reports(report: &RunReport, dir: &Path) -> Result<Vec<String>, Failure> {
 	std::fs::create_dir_all(dir).map_err(|e| {
 		Failure::new(
-			EXIT_INFRA,
+			Exit::Infrastructure,
 			format!("cannot create `{}`: {e}", dir.display()),
 		)
 	})?;
@@ -258,7 +239,7 @@ fn write_reports(report: &RunReport, dir: &Path) -> Result<Vec<String>, Failure>
 		let path = dir.join(format!("report.{}", format.extension()));
 		std::fs::write(&path, render(report, format)).map_err(|e| {
 			Failure::new(
-				EXIT_INFRA,
+				Exit::Infrastructure,
 				format!("cannot write `{}`: {e}", path.display()),
 			)
 		})?;
@@ -271,7 +252,7 @@ fn verdict_result(report: &RunReport) -> Result<(), Failure> {
 	match report.verdict() {
 		Verdict::Pass => Ok(()),
 		v @ Verdict::Interrupted => Err(Failure::new(
-			v.exit_code(),
+			v.exit(),
 			format!(
 				"run {} was interrupted before its verdict: {} (hint: the reports hold what was measured until then; rehearse again under a new run id for a verdict)",
 				report.run.id,
@@ -294,7 +275,7 @@ fn verdict_result(report: &RunReport) -> Result<(), Failure> {
 					failed.join("; ")
 				)
 			};
-			Err(Failure::new(v.exit_code(), message))
+			Err(Failure::new(v.exit(), message))
 		}
 	}
 }
@@ -302,9 +283,11 @@ fn verdict_result(report: &RunReport) -> Result<(), Failure> {
 /// Runs `stagenet upgrade`.
 pub async fn upgrade_run(args: UpgradeArgs) -> Result<(), Failure> {
 	let dir = args.runs_dir.join(&args.run);
+	// Not the error's own exit: a run whose state cannot be loaded is a run named wrong (bad
+	// input), whatever the I/O error says.
 	let state = RunState::load(&dir).map_err(|e| {
 		Failure::new(
-			EXIT_BAD_INPUT,
+			Exit::BadInput,
 			format!(
 				"{e} (hint: `stagenet status --runs-dir {}` lists the runs)",
 				args.runs_dir.display()
@@ -317,7 +300,7 @@ pub async fn upgrade_run(args: UpgradeArgs) -> Result<(), Failure> {
 		.unwrap_or_default();
 	let chain = Chain::connect(&url).await.map_err(|e| {
 		Failure::new(
-			EXIT_INFRA,
+			Exit::Infrastructure,
 			format!(
 				"{e} (hint: is run `{}` up? `stagenet status {}`)",
 				args.run, args.run
@@ -340,22 +323,12 @@ pub async fn upgrade_run(args: UpgradeArgs) -> Result<(), Failure> {
 			seq: 0,
 		},
 	)
-	.await
-	.map_err(|e| {
-		Failure::new(
-			if e.is_bad_input() {
-				EXIT_BAD_INPUT
-			} else {
-				EXIT_INFRA
-			},
-			e.to_string(),
-		)
-	})?;
+	.await?;
 	if args.json {
 		println!(
 			"{}",
 			serde_json::to_string_pretty(&record)
-				.map_err(|e| Failure::new(EXIT_INFRA, e.to_string()))?
+				.map_err(|e| Failure::new(Exit::Infrastructure, e.to_string()))?
 		);
 	} else {
 		println!("upgrade via {} of run {}", record.via, args.run);
@@ -404,7 +377,7 @@ pub async fn upgrade_run(args: UpgradeArgs) -> Result<(), Failure> {
 		Ok(())
 	} else {
 		Err(Failure::new(
-			EXIT_FAILED,
+			Exit::Failed,
 			format!("no `System::CodeUpdated` in block #{}", record.included_in),
 		))
 	}
@@ -413,16 +386,11 @@ pub async fn upgrade_run(args: UpgradeArgs) -> Result<(), Failure> {
 /// Runs `stagenet report`.
 pub async fn report_run(args: ReportArgs) -> Result<(), Failure> {
 	let format =
-		Format::parse(&args.format).map_err(|e| Failure::new(EXIT_BAD_INPUT, e.to_string()))?;
+		Format::parse(&args.format).map_err(|e| Failure::new(Exit::BadInput, e.to_string()))?;
 	// A reader: a store that is not there is refused (in every form), never created empty.
-	let store = Store::open_existing(&args.database_url)
-		.await
-		.map_err(store_failure)?;
+	let store = Store::open_existing(&args.database_url).await?;
 	let Some(run) = args.run else {
-		let runs = store
-			.runs()
-			.await
-			.map_err(|e| Failure::new(EXIT_INFRA, e.to_string()))?;
+		let runs = store.runs().await?;
 		for r in runs {
 			println!(
 				"{:<40} {:<24} {}",
@@ -433,10 +401,12 @@ pub async fn report_run(args: ReportArgs) -> Result<(), Failure> {
 		}
 		return Ok(());
 	};
+	// Not the error's own exit: a run that cannot be reported (not in the store, or its
+	// records unreadable) is the run named wrong, bad input.
 	let report = store
 		.report(&run)
 		.await
-		.map_err(|e| Failure::new(EXIT_BAD_INPUT, e.to_string()))?;
+		.map_err(|e| Failure::new(Exit::BadInput, e.to_string()))?;
 	let text = match format {
 		Format::Terminal => terminal(
 			&report,
@@ -447,7 +417,7 @@ pub async fn report_run(args: ReportArgs) -> Result<(), Failure> {
 	match &args.out {
 		Some(path) => std::fs::write(path, text).map_err(|e| {
 			Failure::new(
-				EXIT_INFRA,
+				Exit::Infrastructure,
 				format!("cannot write `{}`: {e}", path.display()),
 			)
 		})?,

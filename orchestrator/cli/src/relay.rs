@@ -1,7 +1,8 @@
 //! `stagenet relay` (hidden): the TCP relay the Docker provider runs beside nodes whose RPC
 //! the host reaches.
 
-use crate::{failure::Failure, EXIT_BAD_INPUT};
+use crate::failure::Failure;
+use stagenet_config::exit::Exit;
 
 /// Arguments of `stagenet relay`.
 #[derive(Debug, clap::Args)]
@@ -27,7 +28,7 @@ pub async fn run(args: RelayArgs) -> Result<(), Failure> {
 fn parse_map(map: &str) -> Result<(u16, String), Failure> {
 	let bad = |why: &str| {
 		Failure::new(
-			EXIT_BAD_INPUT,
+			Exit::BadInput,
 			format!("invalid `--map {map}`: {why} (hint: write `PORT=HOST:PORT`, e.g. `9944=alice:9944`)"),
 		)
 	};
@@ -70,7 +71,7 @@ mod tests {
 			"70000=a:1",
 		] {
 			let failure = parse_map(bad).expect_err(bad);
-			assert_eq!(failure.code, EXIT_BAD_INPUT);
+			assert_eq!(failure.exit, Exit::BadInput);
 			assert!(failure.message.contains("hint:"), "{}", failure.message);
 		}
 	}

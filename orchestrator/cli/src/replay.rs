@@ -2,18 +2,13 @@
 //! `Sudo::sudo_as`), each outcome compared with the captured one, the record stored with the
 //! run and a summary printed; exit 1 when more divergences than `--max-divergences` allows.
 
-use crate::{
-	failure::{Failure, EXIT_FAILED},
-	rehearse::DEFAULT_DATABASE,
-	up::DEFAULT_RUNS_DIR,
-	EXIT_BAD_INPUT, EXIT_INFRA,
-};
-use stagenet_config::ReplayRate;
+use crate::{failure::Failure, rehearse::DEFAULT_DATABASE, up::DEFAULT_RUNS_DIR};
+use stagenet_config::{exit::Exit, ReplayRate};
 use stagenet_network::state::RunState;
 use stagenet_chain::client::Chain;
 use stagenet_rehearse::{
 	replay::{parse_only, replay_plan, ReplayPlan},
-	ReplayError, ReplayOptions,
+	ReplayOptions,
 };
 use stagenet_store::{DivergenceKind, ReplayRecord, RunRecord, Store};
 use std::{
@@ -70,21 +65,24 @@ pub struct ReplayArgs {
 
 /// Runs `stagenet replay`.
 pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
-	let bad = |m: String| Failure::new(EXIT_BAD_INPUT, m);
 	let rate = ReplayRate::parse(&args.rate).map_err(|e| {
-		bad(format!(
-			"`--rate {}`: {e} (hint: `--rate max` replays as fast as the fork includes)",
-			args.rate
-		))
+		Failure::new(
+			Exit::BadInput,
+			format!(
+				"`--rate {}`: {e} (hint: `--rate max` replays as fast as the fork includes)",
+				args.rate
+			),
+		)
 	})?;
 	let only = args
 		.only
 		.iter()
 		.map(|o| {
 			parse_only(o).map_err(|e| {
-				bad(format!(
-					"`--only {o}`: {e} (hint: copy it from a reproduce line)"
-				))
+				Failure::new(
+					Exit::BadInput,
+					format!("`--only {o}`: {e} (hint: copy it from a reproduce line)"),
+				)
 			})
 		})
 		.collect::<Result<Vec<_>, _>>()?;
@@ -93,9 +91,12 @@ pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
 			.split_once('.')
 			.is_none_or(|(p, c)| p.is_empty() || c.is_empty())
 		{
-			return Err(bad(format!(
-				"`--allow {call}` is not a `Pallet.call` (hint: e.g. `--allow Subnets.set_weights`)"
-			)));
+			return Err(Failure::new(
+				Exit::BadInput,
+				format!(
+					"`--allow {call}` is not a `Pallet.call` (hint: e.g. `--allow Subnets.set_weights`)"
+				),
+			));
 		}
 	}
 	let runs_dir_shown = if args.runs_dir.as_path() == Path::new(DEFAULT_RUNS_DIR) {
@@ -117,14 +118,19 @@ pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
 		block_timeout: args.block_timeout,
 	};
 	// The capture and the options first: bad input shows before anything is asked of the run.
-	let plan = ReplayPlan::open(&opts).await.map_err(replay_failure)?;
+	let plan = ReplayPlan::open(&opts).await?;
 
 	let dir = args.runs_dir.join(&args.run);
+	// Not the error's own exit: a run whose state cannot be loaded is a run named wrong (bad
+	// input), whatever the I/O error says.
 	let state = RunState::load(&dir).map_err(|e| {
-		bad(format!(
-			"{e} (hint: `stagenet status --runs-dir {}` lists the runs)",
-			args.runs_dir.display()
-		))
+		Failure::new(
+			Exit::BadInput,
+			format!(
+				"{e} (hint: `stagenet status --runs-dir {}` lists the runs)",
+				args.runs_dir.display()
+			),
+		)
 	})?;
 	let url = crate::rehearse::rpc_member(&state, &args.run)?
 		.rpc_url
@@ -132,21 +138,20 @@ pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
 		.unwrap_or_default();
 	let chain = Chain::connect(&url).await.map_err(|e| {
 		Failure::new(
-			EXIT_INFRA,
+			Exit::Infrastructure,
 			format!(
 				"{e} (hint: is run `{}` up? `stagenet status {}`)",
 				args.run, args.run
 			),
 		)
 	})?;
+	// Not the error's own exit (kept as it was): every store that cannot be opened here,
+	// an unsupported `--database-url` included, is infrastructure.
 	let store = Store::open(&args.database_url)
 		.await
-		.map_err(|e| Failure::new(EXIT_INFRA, e.to_string()))?;
+		.map_err(|e| Failure::new(Exit::Infrastructure, e.to_string()))?;
 	ensure_run(&store, &chain, &state, &args.run).await?;
-	let seq = store
-		.next_replay_seq(&args.run)
-		.await
-		.map_err(|e| Failure::new(EXIT_INFRA, e.to_string()))?;
+	let seq = store.next_replay_seq(&args.run).await?;
 
 	opts.seq = seq;
 	let quiet = args.json;
@@ -157,12 +162,8 @@ pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
 			println!("  {line}");
 		}
 	})
-	.await
-	.map_err(replay_failure)?;
-	store
-		.put_replay(&args.run, &record)
-		.await
-		.map_err(|e| Failure::new(EXIT_INFRA, e.to_string()))?;
+	.await?;
+	store.put_replay(&args.run, &record).await?;
 
 	let counted = record
 		.divergences
@@ -173,7 +174,7 @@ pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
 		println!(
 			"{}",
 			serde_json::to_string_pretty(&record)
-				.map_err(|e| Failure::new(EXIT_INFRA, e.to_string()))?
+				.map_err(|e| Failure::new(Exit::Infrastructure, e.to_string()))?
 		);
 	} else {
 		print!("{}", summary(&record, &args.run, &args.allow));
@@ -192,7 +193,7 @@ pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
 	}
 	if let Some(error) = &record.error {
 		return Err(Failure::new(
-			EXIT_INFRA,
+			Exit::Infrastructure,
 			format!(
 				"replay {seq} of run `{}` stopped early (what was replayed is stored): {error}",
 				args.run
@@ -201,7 +202,7 @@ pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
 	}
 	match args.max_divergences {
 		Some(max) if counted > max => Err(Failure::new(
-			EXIT_FAILED,
+			Exit::Failed,
 			format!(
 				"replay {seq} of run `{}`: {counted} divergence(s){}, more than `--max-divergences {max}` (hint: `--allow Pallet.call` for calls the release changes on purpose)",
 				args.run,
@@ -216,18 +217,6 @@ pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
 	}
 }
 
-/// The exit code of a replay that could not start.
-fn replay_failure(e: ReplayError) -> Failure {
-	Failure::new(
-		if e.is_bad_input() {
-			EXIT_BAD_INPUT
-		} else {
-			EXIT_INFRA
-		},
-		e.to_string(),
-	)
-}
-
 /// Makes sure the store has a record of the run (`stagenet up` does not write one).
 pub(crate) async fn ensure_run(
 	store: &Store,
@@ -238,11 +227,11 @@ pub(crate) async fn ensure_run(
 	match store.run(run_id).await {
 		Ok(_) => return Ok(()),
 		Err(e) if e.is_run_not_found() => {}
-		Err(e) => return Err(Failure::new(EXIT_INFRA, e.to_string())),
+		Err(e) => return Err(e.into()),
 	}
 	let infra = |what: &str, e: String| {
 		Failure::new(
-			EXIT_INFRA,
+			Exit::Infrastructure,
 			format!("cannot read the {what} of run `{run_id}`: {e}"),
 		)
 	};
@@ -275,7 +264,7 @@ pub(crate) async fn ensure_run(
 		Ok(()) => Ok(()),
 		// Another command created it meanwhile.
 		Err(e) if e.is_run_exists() => Ok(()),
-		Err(e) => Err(Failure::new(EXIT_INFRA, e.to_string())),
+		Err(e) => Err(e.into()),
 	}
 }
 

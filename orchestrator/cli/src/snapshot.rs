@@ -1,6 +1,7 @@
 //! `stagenet snapshot` and its subcommands `inspect`, `verify`, `from-spec`.
 
-use crate::{failure::Failure, EXIT_BAD_INPUT};
+use crate::failure::Failure;
+use stagenet_config::exit::Exit;
 use stagenet_snapshot::{
 	download, inspect, reader::Reader, spec, trie::StateVersion, BlockRef, DownloadOptions, Phase,
 	Progress,
@@ -111,19 +112,19 @@ pub async fn run(args: SnapshotArgs) -> Result<(), Failure> {
 	}
 }
 
-fn bad_input(message: impl Into<String>) -> Failure {
-	Failure::new(EXIT_BAD_INPUT, message)
-}
-
 async fn run_download(a: DownloadArgs) -> Result<(), Failure> {
 	let url = a
 		.url
-		.ok_or_else(|| bad_input("`--url` is required (hint: `stagenet snapshot --url ws://127.0.0.1:9944 --out state.snap`)"))?;
-	let out = a
-		.out
-		.ok_or_else(|| bad_input("`--out` is required (hint: `--out state.snap`)"))?;
+		.ok_or_else(|| Failure::new(Exit::BadInput, "`--url` is required (hint: `stagenet snapshot --url ws://127.0.0.1:9944 --out state.snap`)"))?;
+	let out = a.out.ok_or_else(|| {
+		Failure::new(
+			Exit::BadInput,
+			"`--out` is required (hint: `--out state.snap`)",
+		)
+	})?;
 	if a.concurrency == 0 || a.connections == 0 {
-		return Err(bad_input(
+		return Err(Failure::new(
+			Exit::BadInput,
 			"`--concurrency` and `--connections` must be at least 1",
 		));
 	}
@@ -255,7 +256,7 @@ fn run_inspect(file: PathBuf, json: bool, items: bool) -> Result<(), Failure> {
 	let i = inspect::inspect(&file).map_err(Failure::from)?;
 	if json {
 		let text = serde_json::to_string_pretty(&i)
-			.map_err(|e| Failure::new(crate::EXIT_INFRA, format!("cannot encode JSON: {e}")))?;
+			.map_err(|e| Failure::new(Exit::Infrastructure, format!("cannot encode JSON: {e}")))?;
 		println!("{text}");
 		return Ok(());
 	}
@@ -372,9 +373,10 @@ async fn run_from_spec(
 	let state_version = match state_version {
 		None => None,
 		Some(v) => Some(StateVersion::from_u8(v).ok_or_else(|| {
-			bad_input(format!(
-				"`--state-version {v}` is not a trie layout (hint: 0 or 1)"
-			))
+			Failure::new(
+				Exit::BadInput,
+				format!("`--state-version {v}` is not a trie layout (hint: 0 or 1)"),
+			)
 		})?),
 	};
 	let metadata = match metadata_url {
@@ -395,7 +397,12 @@ async fn run_from_spec(
 	};
 	let s = tokio::task::spawn_blocking(move || spec::from_spec(&opts))
 		.await
-		.map_err(|e| Failure::new(crate::EXIT_INFRA, format!("the spec reader stopped: {e}")))?
+		.map_err(|e| {
+			Failure::new(
+				Exit::Infrastructure,
+				format!("the spec reader stopped: {e}"),
+			)
+		})?
 		.map_err(Failure::from)?;
 	println!(
 		"snapshot of `{}` from `{}` written to `{}`: {} keys, {} of pairs, file {}, state root {} ({:.1} s)",

@@ -2,13 +2,9 @@
 //! the run.
 
 use crate::{
-	failure::{Failure, EXIT_FAILED},
-	rehearse::DEFAULT_DATABASE,
-	replay::ensure_run,
-	up::DEFAULT_RUNS_DIR,
-	EXIT_BAD_INPUT, EXIT_INFRA,
+	failure::Failure, rehearse::DEFAULT_DATABASE, replay::ensure_run, up::DEFAULT_RUNS_DIR,
 };
-use stagenet_config::StressProfile;
+use stagenet_config::{exit::Exit, StressProfile};
 use stagenet_network::state::RunState;
 use stagenet_chain::client::Chain;
 use stagenet_rehearse::{stress, StressOptions};
@@ -57,18 +53,21 @@ pub struct StressArgs {
 
 /// Runs `stagenet stress`.
 pub async fn run(args: StressArgs) -> Result<(), Failure> {
-	let bad = |m: String| Failure::new(EXIT_BAD_INPUT, m);
-	let (profile, warnings) =
-		StressProfile::load(&args.profile, args.strict).map_err(|e| bad(e.to_string()))?;
+	let (profile, warnings) = StressProfile::load(&args.profile, args.strict)?;
 	for w in warnings {
 		eprintln!("warning: `{}`: {}", w.path, w.message);
 	}
 	let dir = args.runs_dir.join(&args.run);
+	// Not the error's own exit: a run whose state cannot be loaded is a run named wrong (bad
+	// input), whatever the I/O error says.
 	let state = RunState::load(&dir).map_err(|e| {
-		bad(format!(
-			"{e} (hint: `stagenet status --runs-dir {}` lists the runs)",
-			args.runs_dir.display()
-		))
+		Failure::new(
+			Exit::BadInput,
+			format!(
+				"{e} (hint: `stagenet status --runs-dir {}` lists the runs)",
+				args.runs_dir.display()
+			),
+		)
 	})?;
 	let member = match &args.node {
 		Some(name) => state
@@ -76,40 +75,44 @@ pub async fn run(args: StressArgs) -> Result<(), Failure> {
 			.iter()
 			.find(|m| &m.name == name)
 			.ok_or_else(|| {
-				bad(format!(
-					"run `{}` has no node `{name}` (hint: its nodes are {})",
-					args.run,
-					state
-						.members
-						.iter()
-						.map(|m| format!("`{}`", m.name))
-						.collect::<Vec<_>>()
-						.join(", ")
-				))
+				Failure::new(
+					Exit::BadInput,
+					format!(
+						"run `{}` has no node `{name}` (hint: its nodes are {})",
+						args.run,
+						state
+							.members
+							.iter()
+							.map(|m| format!("`{}`", m.name))
+							.collect::<Vec<_>>()
+							.join(", ")
+					),
+				)
 			})?,
 		None => crate::rehearse::rpc_member(&state, &args.run)?,
 	};
-	let url = member
-		.rpc_url
-		.clone()
-		.ok_or_else(|| bad(format!("node `{}` has no RPC endpoint", member.name)))?;
+	let url = member.rpc_url.clone().ok_or_else(|| {
+		Failure::new(
+			Exit::BadInput,
+			format!("node `{}` has no RPC endpoint", member.name),
+		)
+	})?;
 	let chain = Chain::connect(&url).await.map_err(|e| {
 		Failure::new(
-			EXIT_INFRA,
+			Exit::Infrastructure,
 			format!(
 				"{e} (hint: is run `{}` up? `stagenet status {}`)",
 				args.run, args.run
 			),
 		)
 	})?;
+	// Not the error's own exit (kept as it was): every store that cannot be opened here,
+	// an unsupported `--database-url` included, is infrastructure.
 	let store = Store::open(&args.database_url)
 		.await
-		.map_err(|e| Failure::new(EXIT_INFRA, e.to_string()))?;
+		.map_err(|e| Failure::new(Exit::Infrastructure, e.to_string()))?;
 	ensure_run(&store, &chain, &state, &args.run).await?;
-	let seq = store
-		.next_stress_seq(&args.run)
-		.await
-		.map_err(|e| Failure::new(EXIT_INFRA, e.to_string()))?;
+	let seq = store.next_stress_seq(&args.run).await?;
 	let opts = StressOptions {
 		profile,
 		profile_shown: args.profile.display().to_string(),
@@ -130,25 +133,13 @@ pub async fn run(args: StressArgs) -> Result<(), Failure> {
 			println!("  {line}");
 		}
 	};
-	let record = stress(&opts, &mut progress).await.map_err(|e| {
-		Failure::new(
-			if e.is_bad_input() {
-				EXIT_BAD_INPUT
-			} else {
-				EXIT_INFRA
-			},
-			e.to_string(),
-		)
-	})?;
-	store
-		.put_stress(&args.run, &record)
-		.await
-		.map_err(|e| Failure::new(EXIT_INFRA, e.to_string()))?;
+	let record = stress(&opts, &mut progress).await?;
+	store.put_stress(&args.run, &record).await?;
 	if args.json {
 		println!(
 			"{}",
 			serde_json::to_string_pretty(&record)
-				.map_err(|e| Failure::new(EXIT_INFRA, e.to_string()))?
+				.map_err(|e| Failure::new(Exit::Infrastructure, e.to_string()))?
 		);
 	} else {
 		print!("{}", summary(&record));
@@ -167,7 +158,7 @@ pub async fn run(args: StressArgs) -> Result<(), Failure> {
 	}
 	match args.min_included_tps {
 		Some(min) if record.included_tps < min => Err(Failure::new(
-			EXIT_FAILED,
+			Exit::Failed,
 			format!(
 				"stress {seq} of run `{}`: {:.1} tx/s included, fewer than `--min-included-tps {min}` (limit: {} — {})",
 				args.run, record.included_tps, record.limit, record.limit_detail

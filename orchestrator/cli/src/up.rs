@@ -1,8 +1,8 @@
 //! `stagenet up`: a topology (or the quick flags) brought up on a provider, watched until
 //! Ctrl-C, `--for`, `stagenet down`, or a node's death.
 
-use crate::{failure::Failure, EXIT_BAD_INPUT};
-use stagenet_config::{Chain, NodeDefaults, Topology};
+use crate::failure::Failure;
+use stagenet_config::{exit::Exit, Chain, NodeDefaults, Topology};
 use stagenet_network::{
 	claim::claim_run, gpu, provider::Resource, DynProvider, Network, NetworkError, NetworkPlan,
 };
@@ -103,7 +103,7 @@ fn topology_from_flags(args: &UpArgs) -> Result<Topology, Failure> {
 			3 => Chain::Builtin("local".into()),
 			n => {
 				return Err(Failure::new(
-					EXIT_BAD_INPUT,
+					Exit::BadInput,
 					format!(
 						"no built-in chain has {n} authorities (hint: the test chain's `dev` has 1 \
 						 validator and `local` has 3; pass `--validators 1` or `--validators 3`, \
@@ -115,7 +115,7 @@ fn topology_from_flags(args: &UpArgs) -> Result<Topology, Failure> {
 	};
 	let validators = NonZeroU32::new(args.validators).ok_or_else(|| {
 		Failure::new(
-			EXIT_BAD_INPUT,
+			Exit::BadInput,
 			"`--validators 0`: a network needs at least one validator (hint: pass \
 			 `--validators 1` or more)",
 		)
@@ -144,8 +144,7 @@ fn topology_from_flags(args: &UpArgs) -> Result<Topology, Failure> {
 pub async fn run(args: UpArgs) -> Result<(), Failure> {
 	let mut topology = match &args.topology {
 		Some(file) => {
-			let (topology, warnings) = Topology::load(file, args.strict)
-				.map_err(|e| Failure::new(EXIT_BAD_INPUT, e.to_string()))?;
+			let (topology, warnings) = Topology::load(file, args.strict)?;
 			for w in warnings {
 				eprintln!("warning: `{}`: {}", w.path, w.message);
 			}

@@ -9,6 +9,7 @@
 //!   which process holds the output. The lock dies with its process (no stale locks after
 //!   `kill -9`), and the lock file is removed when the owner finishes.
 
+use crate::exit::{Exit, ExitStatus};
 use std::{
 	fmt,
 	fs::{File, OpenOptions},
@@ -84,11 +85,16 @@ pub enum ReadError {
 	},
 }
 
-impl ReadError {
-	/// Whether the file was wrong (bad input) rather than unreadable for a machine reason
-	/// (permissions and missing files count as bad input too: the user named them).
-	pub fn is_bad_input(&self) -> bool {
-		true
+/// Every read error is bad input: the file was wrong, and permissions and missing files
+/// count too (the user named them).
+impl ExitStatus for ReadError {
+	fn exit(&self) -> Exit {
+		match self {
+			ReadError::Io { .. }
+			| ReadError::NotAFile { .. }
+			| ReadError::TooLarge { .. }
+			| ReadError::NotText { .. } => Exit::BadInput,
+		}
 	}
 }
 
@@ -308,6 +314,17 @@ impl LockError {
 	}
 }
 
+/// A held output is a usage conflict (bad input); a lock that cannot be taken is a failure of
+/// the file system (infrastructure).
+impl ExitStatus for LockError {
+	fn exit(&self) -> Exit {
+		match self {
+			LockError::Held { .. } => Exit::BadInput,
+			LockError::Io { .. } => Exit::Infrastructure,
+		}
+	}
+}
+
 /// The lock file of `output`: `<output>.lock` beside it.
 pub fn lock_path(output: &Path) -> PathBuf {
 	let mut name = output
@@ -426,6 +443,22 @@ pub fn same_path(a: &Path, b: &Path) -> bool {
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	#[test]
+	fn a_held_lock_is_bad_input_and_one_that_cannot_be_taken_is_infrastructure() {
+		let held = LockError::Held {
+			output: "out".into(),
+			holder: None,
+			same_process: false,
+		};
+		assert_eq!(held.exit(), Exit::BadInput);
+		let io = LockError::Io {
+			output: "out".into(),
+			lock: "out.lock".into(),
+			source: std::io::Error::other("no"),
+		};
+		assert_eq!(io.exit(), Exit::Infrastructure);
+	}
 
 	#[test]
 	fn a_second_lock_is_refused_with_the_holder_and_freed_on_drop() {

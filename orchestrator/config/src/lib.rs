@@ -1,6 +1,7 @@
 //! stagenet's configuration files: typed, versioned, validated with field paths, every
 //! problem reported at once. Pure: no async, no providers.
 
+pub mod exit;
 pub mod files;
 pub mod scenario;
 pub mod stress;

@@ -41,6 +41,7 @@
 //!
 //! Steps and gates also accept snake_case keys (`wait_blocks`, `assert_storage`, …).
 
+use crate::exit::{Exit, ExitStatus};
 use crate::topology::{render, show, Parser, Problem};
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
@@ -373,6 +374,16 @@ pub enum ScenarioError {
 		/// Every problem found.
 		problems: Vec<Problem>,
 	},
+}
+
+/// A file that cannot be read or has problems is bad input.
+impl ExitStatus for ScenarioError {
+	fn exit(&self) -> Exit {
+		match self {
+			ScenarioError::Read { source, .. } => source.exit(),
+			ScenarioError::Invalid { .. } => Exit::BadInput,
+		}
+	}
 }
 
 const TOP_KEYS: &[&str] = &[

@@ -53,6 +53,7 @@
 //! - Unknown keys are warnings (problems with `strict`), with the closest known key;
 //!   snake_case spellings (`spec_name`, `each_account`, `max_in_flight`) are accepted.
 
+use crate::exit::{Exit, ExitStatus};
 use crate::topology::{render, Problem};
 use serde::Serialize;
 use serde_yaml::Value;
@@ -317,6 +318,16 @@ pub enum StressProfileError {
 		/// Every problem found.
 		problems: Vec<Problem>,
 	},
+}
+
+/// A file that cannot be read or has problems is bad input.
+impl ExitStatus for StressProfileError {
+	fn exit(&self) -> Exit {
+		match self {
+			StressProfileError::Read { source, .. } => source.exit(),
+			StressProfileError::Invalid { .. } => Exit::BadInput,
+		}
+	}
 }
 
 impl StressProfile {

@@ -26,6 +26,7 @@
 //!     depends-on: rpc-1          # gets this node's RPC URL in STAGENET_RPC_URL
 //! ```
 
+use crate::exit::{Exit, ExitStatus};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_yaml::Value;
 use std::{
@@ -188,6 +189,16 @@ pub enum TopologyError {
 		/// Every problem found.
 		problems: Vec<Problem>,
 	},
+}
+
+/// A file that cannot be read or has problems is bad input.
+impl ExitStatus for TopologyError {
+	fn exit(&self) -> Exit {
+		match self {
+			TopologyError::Read { source, .. } => source.exit(),
+			TopologyError::Invalid { .. } => Exit::BadInput,
+		}
+	}
 }
 
 pub(crate) fn render(problems: &[Problem]) -> String {

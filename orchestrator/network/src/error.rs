@@ -1,5 +1,6 @@
 //! Errors of the network crate.
 
+use stagenet_config::exit::{Exit, ExitStatus};
 use std::{path::PathBuf, time::Duration};
 
 /// Result alias of this crate.
@@ -111,16 +112,32 @@ pub enum NetworkError {
 	Rpc(#[from] stagenet_chain::node::NodeError),
 }
 
+/// The environment at fault (binary, files, ports, processes, provider, RPC) is
+/// infrastructure (exit 3); the user's input (configuration, what the provider cannot do, GPUs
+/// that cannot be given) is bad input (exit 2).
+impl ExitStatus for NetworkError {
+	fn exit(&self) -> Exit {
+		match self {
+			NetworkError::InvalidConfig { .. }
+			| NetworkError::Unsupported { .. }
+			| NetworkError::Gpu { .. } => Exit::BadInput,
+			NetworkError::NodeBinary { .. }
+			| NetworkError::Io { .. }
+			| NetworkError::BuildSpec { .. }
+			| NetworkError::NoFreePort { .. }
+			| NetworkError::NodeExited { .. }
+			| NetworkError::NotReady { .. }
+			| NetworkError::Provider { .. }
+			| NetworkError::Rpc(_) => Exit::Infrastructure,
+		}
+	}
+}
+
 impl NetworkError {
 	/// Whether the error comes from the environment (binary, files, ports, processes) rather
 	/// than from the user's input.
 	pub fn is_infrastructure(&self) -> bool {
-		!matches!(
-			self,
-			NetworkError::InvalidConfig { .. }
-				| NetworkError::Unsupported { .. }
-				| NetworkError::Gpu { .. }
-		)
+		self.exit() == Exit::Infrastructure
 	}
 
 	/// Whether the error is a readiness timeout.

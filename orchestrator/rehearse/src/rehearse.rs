@@ -13,6 +13,7 @@ use crate::{
 };
 use stagenet_chain::client::Chain as ChainClient;
 use stagenet_config::{
+	exit::{Exit, ExitStatus},
 	Chain, Check, FaultAction, Operand, Role, Scenario, Source, Step, StressProfile, Topology,
 };
 use stagenet_network::{
@@ -79,6 +80,15 @@ impl RehearseError {
 		match self {
 			RehearseError::BadInput(_) => Verdict::BadInput,
 			RehearseError::Infrastructure(_) => Verdict::Infrastructure,
+		}
+	}
+}
+
+impl ExitStatus for RehearseError {
+	fn exit(&self) -> Exit {
+		match self {
+			RehearseError::BadInput(_) => Exit::BadInput,
+			RehearseError::Infrastructure(_) => Exit::Infrastructure,
 		}
 	}
 }

@@ -24,7 +24,10 @@
 
 use crate::monitor::now_ms;
 use stagenet_chain::client::{BlockContents, Chain, ChainError, EncodedCall};
-use stagenet_config::ReplayRate;
+use stagenet_config::{
+	exit::{Exit, ExitStatus},
+	ReplayRate,
+};
 use stagenet_snapshot::capture::{
 	read_capture, read_runtimes, Capture, CaptureError, StoredBlock, StoredExtrinsic, StoredRuntime,
 };
@@ -133,13 +136,22 @@ pub enum ReplayError {
 	},
 }
 
+/// The input (capture, range, options) at fault is bad input (exit 2); reading the capture or
+/// asking the fork failing is infrastructure (exit 3).
+impl ExitStatus for ReplayError {
+	fn exit(&self) -> Exit {
+		match self {
+			ReplayError::BadCapture { .. } | ReplayError::BadInput { .. } => Exit::BadInput,
+			// A capture that is not one is `BadCapture`; what is left failed while reading.
+			ReplayError::CaptureRead { .. } | ReplayError::Fork { .. } => Exit::Infrastructure,
+		}
+	}
+}
+
 impl ReplayError {
 	/// Whether the input (capture, range, options) is at fault rather than the fork.
 	pub fn is_bad_input(&self) -> bool {
-		matches!(
-			self,
-			ReplayError::BadCapture { .. } | ReplayError::BadInput { .. }
-		)
+		self.exit() == Exit::BadInput
 	}
 }
 

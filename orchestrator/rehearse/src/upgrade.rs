@@ -8,7 +8,10 @@ use stagenet_chain::{
 	client::{Chain, ChainError},
 	hash::blake2_256,
 };
-use stagenet_config::UpgradeVia;
+use stagenet_config::{
+	exit::{Exit, ExitStatus},
+	UpgradeVia,
+};
 use stagenet_snapshot::{chain::BlockRef, diff::diff, download, DownloadOptions, Progress};
 use stagenet_store::{PalletDiff, UpgradeRecord};
 use std::{
@@ -85,15 +88,22 @@ pub enum UpgradeError {
 	},
 }
 
+/// The input (the wasm file) at fault is bad input (exit 2); the chain refusing or failing the
+/// upgrade is infrastructure (exit 3).
+impl ExitStatus for UpgradeError {
+	fn exit(&self) -> Exit {
+		match self {
+			UpgradeError::Read { source, .. } => source.exit(),
+			UpgradeError::NotWasm { .. } | UpgradeError::NotRuntime { .. } => Exit::BadInput,
+			UpgradeError::Chain { .. } => Exit::Infrastructure,
+		}
+	}
+}
+
 impl UpgradeError {
 	/// Whether the input (the wasm file) is at fault, rather than the chain.
 	pub fn is_bad_input(&self) -> bool {
-		matches!(
-			self,
-			UpgradeError::Read { .. }
-				| UpgradeError::NotWasm { .. }
-				| UpgradeError::NotRuntime { .. }
-		)
+		self.exit() == Exit::BadInput
 	}
 }
 

@@ -1,5 +1,6 @@
 //! Errors of the store.
 
+use stagenet_config::exit::{Exit, ExitStatus};
 use std::path::PathBuf;
 
 /// How many known runs [`StoreError::RunNotFound`]'s message names.
@@ -206,10 +207,32 @@ impl StoreError {
 	/// Whether the target given is at fault (an unsupported form, or a store a reader needs
 	/// that does not exist), rather than the database behind it.
 	pub fn is_bad_target(&self) -> bool {
-		matches!(
-			self,
-			StoreError::InvalidTarget { .. } | StoreError::Absent { .. }
-		)
+		self.exit() == Exit::BadInput
+	}
+}
+
+/// The target given at fault (an unsupported form, or a store a reader needs that does not
+/// exist) is bad input (exit 2); the database behind it, or what it holds, is infrastructure
+/// (exit 3).
+impl ExitStatus for StoreError {
+	fn exit(&self) -> Exit {
+		match self {
+			StoreError::InvalidTarget { .. } | StoreError::Absent { .. } => Exit::BadInput,
+			StoreError::Timeout { .. }
+			| StoreError::CreateDir { .. }
+			| StoreError::Connect { .. }
+			| StoreError::NotAStore { .. }
+			| StoreError::NewerSchema { .. }
+			| StoreError::SchemaMismatch { .. }
+			| StoreError::DirtySchema { .. }
+			| StoreError::Migrate { .. }
+			| StoreError::Query { .. }
+			| StoreError::RunExists { .. }
+			| StoreError::RunNotFound { .. }
+			| StoreError::Duplicate { .. }
+			| StoreError::InvalidRecord { .. }
+			| StoreError::Corrupt { .. } => Exit::Infrastructure,
+		}
 	}
 }
 

@@ -4,6 +4,7 @@
 //! numbers are `u64`. Every record belongs to one run (`run_id`).
 
 use serde::{Deserialize, Serialize};
+use stagenet_config::exit::{Exit, ExitStatus};
 
 /// Version of [`RunReport`]'s JSON form. Raised on any incompatible change.
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
@@ -54,14 +55,9 @@ pub enum Verdict {
 }
 
 impl Verdict {
-	/// The documented exit code of this verdict.
+	/// The documented exit code of this verdict ([`Verdict::exit`]'s code).
 	pub fn exit_code(self) -> u8 {
-		match self {
-			Verdict::Pass => 0,
-			Verdict::Fail => 1,
-			Verdict::BadInput => 2,
-			Verdict::Infrastructure | Verdict::Interrupted => 3,
-		}
+		self.exit().code()
 	}
 
 	/// Lowercase name (`pass`, `fail`, `bad-input`, `infrastructure`, `interrupted`).
@@ -85,6 +81,18 @@ impl Verdict {
 			"interrupted" => Verdict::Interrupted,
 			_ => return None,
 		})
+	}
+}
+
+/// An interrupted run ends as infrastructure: nothing was judged.
+impl ExitStatus for Verdict {
+	fn exit(&self) -> Exit {
+		match self {
+			Verdict::Pass => Exit::Pass,
+			Verdict::Fail => Exit::Failed,
+			Verdict::BadInput => Exit::BadInput,
+			Verdict::Infrastructure | Verdict::Interrupted => Exit::Infrastructure,
+		}
 	}
 }
 

@@ -1,5 +1,6 @@
 //! What can go wrong while capturing blocks.
 
+use stagenet_config::exit::{Exit, ExitStatus};
 use std::{path::PathBuf, time::Duration};
 
 /// A boxed error of a lower layer (RPC client, SQLite).
@@ -210,28 +211,44 @@ pub enum CaptureError {
 	},
 }
 
+/// The user's input at fault (options, URL, output path, range, a node of another chain) is
+/// bad input (exit 2); the environment at fault (node, network, disk) is infrastructure
+/// (exit 3).
+impl ExitStatus for CaptureError {
+	fn exit(&self) -> Exit {
+		match self {
+			CaptureError::Locked { source } => source.exit(),
+			CaptureError::InvalidOptions { .. }
+			| CaptureError::InvalidUrl { .. }
+			| CaptureError::NotJsonRpc { .. }
+			| CaptureError::OutputExists { .. }
+			| CaptureError::OutputUnusable { .. }
+			| CaptureError::OtherChain { .. }
+			| CaptureError::SchemaMismatch { .. }
+			| CaptureError::BlockNotFound { .. } => Exit::BadInput,
+			CaptureError::Unreachable { .. }
+			| CaptureError::ResponseTooLarge { .. }
+			| CaptureError::Rpc { .. }
+			| CaptureError::StatePruned { .. }
+			| CaptureError::ConnectionLost { .. }
+			| CaptureError::Malformed { .. }
+			| CaptureError::Metadata { .. }
+			| CaptureError::DiskFull { .. }
+			| CaptureError::Database { .. }
+			| CaptureError::Io { .. } => Exit::Infrastructure,
+		}
+	}
+}
+
 impl CaptureError {
 	/// Whether the user's input is at fault (options, URL, output path, range): exit code 2.
 	pub fn is_bad_input(&self) -> bool {
-		if let CaptureError::Locked { source } = self {
-			return source.is_held();
-		}
-		matches!(
-			self,
-			CaptureError::InvalidOptions { .. }
-				| CaptureError::InvalidUrl { .. }
-				| CaptureError::NotJsonRpc { .. }
-				| CaptureError::OutputExists { .. }
-				| CaptureError::OutputUnusable { .. }
-				| CaptureError::OtherChain { .. }
-				| CaptureError::SchemaMismatch { .. }
-				| CaptureError::BlockNotFound { .. }
-		)
+		self.exit() == Exit::BadInput
 	}
 
 	/// Whether the environment is at fault (node, network, disk): exit code 3.
 	pub fn is_infrastructure(&self) -> bool {
-		!self.is_bad_input()
+		self.exit() == Exit::Infrastructure
 	}
 
 	/// Whether running the same command again with `--resume` continues where this stopped.

@@ -2,12 +2,24 @@
 
 use super::profile::Problem;
 use crate::SnapshotError;
+use stagenet_config::exit::{Exit, ExitStatus};
 use std::path::PathBuf;
 
 /// What went wrong while forking a snapshot into a chain spec.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ForkError {
+	/// Keys reached the genesis root out of order: a bug of the fork (the snapshot verified
+	/// its order), never a spec with a wrong root.
+	#[error(
+		"the fork's genesis keys came out of order: {source} (hint: this is a bug of stagenet \
+		 fork; report it with the snapshot's `stagenet snapshot inspect`)"
+	)]
+	Unordered {
+		/// The two keys.
+		#[source]
+		source: crate::trie::OrderError,
+	},
 	/// The snapshot cannot be read or does not verify; a fork is never built from it.
 	#[error("refusing to fork `{path}`: {source}")]
 	Snapshot {
@@ -155,16 +167,39 @@ fn list(problems: &[Problem]) -> String {
 		.join("\n")
 }
 
+/// A file-system failure is infrastructure (exit 3); everything else, the snapshot included,
+/// is the input's fault (exit 2).
+impl ExitStatus for ForkError {
+	fn exit(&self) -> Exit {
+		match self {
+			ForkError::Io { .. } => Exit::Infrastructure,
+			ForkError::Locked(e) => e.exit(),
+			ForkError::Read(e) => e.exit(),
+			// The snapshot is the fork's input: only a failure to read or write its file is
+			// infrastructure; one that does not verify (or any other snapshot error) is bad
+			// input here, not a failed verification.
+			// Keys out of order at the genesis root: a bug of the fork, not of its input.
+			ForkError::Unordered { .. } => Exit::Infrastructure,
+			ForkError::Snapshot { source, .. } => match **source {
+				SnapshotError::Io { .. } => Exit::Infrastructure,
+				_ => Exit::BadInput,
+			},
+			ForkError::NoMetadata { .. }
+			| ForkError::Profile { .. }
+			| ForkError::SpecNameChanged { .. }
+			| ForkError::Code { .. }
+			| ForkError::TooManyValidators { .. }
+			| ForkError::Inconsistent { .. }
+			| ForkError::OutputExists { .. }
+			| ForkError::OutputIsInput { .. }
+			| ForkError::WarmupTooLarge { .. } => Exit::BadInput,
+		}
+	}
+}
+
 impl ForkError {
 	/// A file-system failure (exit code 3) rather than bad input (exit code 2).
 	pub fn is_infrastructure(&self) -> bool {
-		match self {
-			ForkError::Io { .. } => true,
-			ForkError::Locked(e) => !e.is_held(),
-			ForkError::Snapshot { source, .. } => {
-				matches!(**source, SnapshotError::Io { .. }) && !source.is_verification_failure()
-			}
-			_ => false,
-		}
+		self.exit() == Exit::Infrastructure
 	}
 }

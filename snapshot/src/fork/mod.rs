@@ -723,8 +723,7 @@ pub fn fork(opts: &ForkOptions, mut progress: impl FnMut(&str)) -> Result<ForkSu
 			for i in trie_chunks(&reader, t.id) {
 				// Order was checked when the snapshot verified.
 				each_pair(&mut reader, i, |k, v| {
-					let _ = b.push(k, v);
-					Ok(())
+					b.push(k, v).map_err(|source| ForkError::Unordered { source })
 				})?;
 			}
 			let child = hex::decode(t.child.clone().unwrap_or_default().trim_start_matches("0x"))
@@ -785,24 +784,29 @@ pub fn fork(opts: &ForkOptions, mut progress: impl FnMut(&str)) -> Result<ForkSu
 	                root: &mut RootBuilder,
 	                k: &[u8],
 	                v: &[u8]|
-	 -> std::io::Result<()> {
+	 -> Result<()> {
 		let v = child_roots.get(k).map(|r| r.as_slice()).unwrap_or(v);
-		// Order was checked when the snapshot verified; sets are merged in order.
-		let _ = root.push(k, v);
+		// The snapshot verified its order and sets are merged in order, so a key out of
+		// order here is a bug: refuse rather than present a wrong genesis root.
+		root.push(k, v).map_err(|source| ForkError::Unordered { source })?;
 		if k.starts_with(CHILD_STORAGE_PREFIX) {
 			// Child roots are derived from `childrenDefault` by the node.
 			return Ok(());
 		}
-		if !first {
-			w.write_all(b",")?;
-		}
+		let mut write = || -> std::io::Result<()> {
+			if !first {
+				w.write_all(b",")?;
+			}
+			w.write_all(b"\"0x")?;
+			w.write_all(hex::encode(k).as_bytes())?;
+			w.write_all(b"\":\"0x")?;
+			w.write_all(hex::encode(v).as_bytes())?;
+			w.write_all(b"\"")
+		};
+		write().map_err(write_err)?;
 		first = false;
 		keys_written += 1;
-		w.write_all(b"\"0x")?;
-		w.write_all(hex::encode(k).as_bytes())?;
-		w.write_all(b"\":\"0x")?;
-		w.write_all(hex::encode(v).as_bytes())?;
-		w.write_all(b"\"")
+		Ok(())
 	};
 
 	let rule_by_prefix: HashMap<[u8; 32], usize> = plan
@@ -823,13 +827,13 @@ pub fn fork(opts: &ForkOptions, mut progress: impl FnMut(&str)) -> Result<ForkSu
 				if sk.as_slice() >= k {
 					break;
 				}
-				emit(&mut w, &mut root, sk, sv).map_err(write_err)?;
+				emit(&mut w, &mut root, sk, sv)?;
 				bump(sk, 1);
 				pending.next();
 			}
 			if let Some((sk, sv)) = pending.peek() {
 				if sk.as_slice() == k {
-					emit(&mut w, &mut root, k, sv).map_err(write_err)?;
+					emit(&mut w, &mut root, k, sv)?;
 					if sv.as_slice() != v {
 						bump(k, 0);
 					}
@@ -864,14 +868,14 @@ pub fn fork(opts: &ForkOptions, mut progress: impl FnMut(&str)) -> Result<ForkSu
 					if nv != v {
 						bump(k, 0);
 					}
-					emit(&mut w, &mut root, k, &nv).map_err(write_err)
+					emit(&mut w, &mut root, k, &nv)
 				}
-				_ => emit(&mut w, &mut root, k, v).map_err(write_err),
+				_ => emit(&mut w, &mut root, k, v),
 			}
 		})?;
 	}
 	for (sk, sv) in pending {
-		emit(&mut w, &mut root, sk, sv).map_err(write_err)?;
+		emit(&mut w, &mut root, sk, sv)?;
 		bump(sk, 1);
 	}
 	let state_root = root.finish();

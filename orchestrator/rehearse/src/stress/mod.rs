@@ -18,7 +18,10 @@ mod watch;
 use stagenet_chain::client::Chain;
 use calls::{ResolvedCall, Slots};
 use sign::{Signed, ToSign};
-use stagenet_config::{Action, Rate, StressProfile};
+use stagenet_config::{
+	exit::{Exit, ExitStatus},
+	Action, Rate, StressProfile,
+};
 use stagenet_store::{Percentiles, ReasonCount, StressBlock, StressCall, StressRecord};
 use std::{
 	collections::{BTreeMap, HashMap},
@@ -69,10 +72,19 @@ pub enum StressError {
 	Infrastructure(String),
 }
 
+impl ExitStatus for StressError {
+	fn exit(&self) -> Exit {
+		match self {
+			StressError::BadInput(_) => Exit::BadInput,
+			StressError::Infrastructure(_) => Exit::Infrastructure,
+		}
+	}
+}
+
 impl StressError {
 	/// Whether the user's input is at fault (exit 2) rather than the infrastructure (exit 3).
 	pub fn is_bad_input(&self) -> bool {
-		matches!(self, StressError::BadInput(_))
+		self.exit() == Exit::BadInput
 	}
 }
 
