@@ -11,7 +11,9 @@ use stagenet_config::{
 };
 use stagenet_network::state::RunState;
 use stagenet_chain::client::Chain;
-use stagenet_rehearse::{rehearse, upgrade, RehearseOptions, UpgradeOptions};
+use stagenet_rehearse::{
+	rehearse, upgrade, EventBus, RehearseOptions, RunEvent, Subscription, UpgradeOptions,
+};
 use stagenet_report::{render, terminal, Format};
 use stagenet_store::{RunReport, Store, Verdict};
 use std::{
@@ -53,6 +55,10 @@ pub struct RehearseArgs {
 	/// Terminal summary without colours.
 	#[arg(long)]
 	no_color: bool,
+	/// Also write every run event (stages, ledger blocks, findings, steps, records, gates, the
+	/// verdict) to this file as JSON lines, as they happen (`tail -f` follows a run).
+	#[arg(long, value_name = "FILE")]
+	events: Option<PathBuf>,
 }
 
 /// Arguments of `stagenet upgrade`.
@@ -171,7 +177,17 @@ pub async fn run(args: RehearseArgs) -> Result<(), Failure> {
 		scenario.steps.len(),
 		provider.name()
 	);
-	let say: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(|line: &str| println!("  {line}"));
+	// The run's events: progress lines to the terminal, everything to `--events`.
+	let events = EventBus::default();
+	let printer = tokio::spawn(print_notes(events.subscribe()));
+	let recorder = match &args.events {
+		Some(path) => Some(tokio::spawn(record_events(
+			events.subscribe(),
+			open_events_file(path)?,
+			path.clone(),
+		))),
+		None => None,
+	};
 	// A first stop signal (Ctrl-C, SIGTERM) stops the rehearsal in order: the run ends as
 	// `interrupted` (exit 3) with a partial report. A second one stops it at once.
 	let (interrupt, interrupt_rx) = tokio::sync::watch::channel(false);
@@ -182,7 +198,7 @@ pub async fn run(args: RehearseArgs) -> Result<(), Failure> {
 		run_id: run_id.clone(),
 		store: store.clone(),
 		strict: args.strict,
-		say,
+		events: events.clone(),
 		interrupt: Some(interrupt_rx),
 	}));
 	let outcome = tokio::select! {
@@ -202,6 +218,15 @@ pub async fn run(args: RehearseArgs) -> Result<(), Failure> {
 			}
 		}
 	};
+	// Every publisher is gone once the rehearsal returned: the subscribers finish the stream.
+	drop(rehearsal);
+	drop(events);
+	let _ = printer.await;
+	if let Some(recorder) = recorder {
+		if let Ok(Err(e)) = recorder.await {
+			eprintln!("warning: {e}");
+		}
+	}
 	let report = match outcome {
 		Ok(report) => report,
 		Err(e) => return Err(Failure::new(e.exit(), format!("rehearsal {run_id}: {e}"))),
@@ -428,4 +453,50 @@ pub async fn report_run(args: ReportArgs) -> Result<(), Failure> {
 	} else {
 		Ok(())
 	}
+}
+
+/// Prints the rehearsal's progress lines as they come.
+async fn print_notes(mut events: Subscription) {
+	while let Some(event) = events.next().await {
+		match &*event {
+			RunEvent::Note { text } => println!("  {text}"),
+			RunEvent::Lagged { missed } => {
+				println!("  ({missed} progress event(s) not shown: the terminal fell behind)")
+			}
+			_ => {}
+		}
+	}
+}
+
+/// Creates (or empties) the `--events` file.
+fn open_events_file(path: &Path) -> Result<std::fs::File, Failure> {
+	std::fs::File::create(path).map_err(|e| {
+		Failure::new(
+			Exit::BadInput,
+			format!(
+				"cannot write the events file `{}`: {e} (hint: name a file in a directory that \
+				 exists and is writable)",
+				path.display()
+			),
+		)
+	})
+}
+
+/// Writes every event to `file` as one JSON line, flushed per event so that a reader follows
+/// the run as it happens.
+async fn record_events(
+	mut events: Subscription,
+	file: std::fs::File,
+	path: PathBuf,
+) -> Result<(), String> {
+	use std::io::Write as _;
+	let mut out = std::io::LineWriter::new(file);
+	while let Some(event) = events.next().await {
+		let line = serde_json::to_string(&*event)
+			.map_err(|e| format!("an event could not be written as JSON: {e}"))?;
+		writeln!(out, "{line}")
+			.map_err(|e| format!("cannot write the events file `{}`: {e}", path.display()))?;
+	}
+	out.flush()
+		.map_err(|e| format!("cannot write the events file `{}`: {e}", path.display()))
 }

@@ -10,6 +10,7 @@
 
 use crate::{logscan::LogFollower, prometheus, prometheus::Histogram};
 use stagenet_snapshot::capture::{BlockReader, LiveBlock};
+use crate::events::{EventBus, RunEvent};
 use stagenet_store::{
 	BlockLimits, BlockRecord, EventRecord, ExtrinsicRecord, Finding, FindingKind, NodeHeight,
 	PerClass, Store,
@@ -59,6 +60,8 @@ pub struct MonitorOptions {
 	pub poll: Duration,
 	/// The first block to record (blocks before it are skipped).
 	pub from_block: u64,
+	/// Where each ledger block and finding is published once stored (`None`: nowhere).
+	pub events: Option<EventBus>,
 }
 
 /// What the monitor saw so far.
@@ -99,6 +102,7 @@ pub struct Monitor {
 	shared: Arc<Mutex<Observed>>,
 	store: Arc<Store>,
 	run_id: String,
+	events: Option<EventBus>,
 	stop: watch::Sender<bool>,
 	task: JoinHandle<()>,
 }
@@ -131,6 +135,7 @@ impl Monitor {
 		Monitor {
 			shared,
 			store,
+			events: opts.events,
 			run_id: opts.run_id,
 			stop,
 			task,
@@ -155,6 +160,7 @@ impl Monitor {
 			&self.store,
 			&self.run_id,
 			&self.shared,
+			self.events.as_ref(),
 			kind,
 			node,
 			block,
@@ -210,6 +216,7 @@ async fn record(
 	store: &Store,
 	run_id: &str,
 	shared: &Mutex<Observed>,
+	events: Option<&EventBus>,
 	kind: FindingKind,
 	node: Option<String>,
 	block: Option<u64>,
@@ -240,6 +247,11 @@ async fn record(
 	);
 	if let Err(e) = store.add_finding(run_id, &finding).await {
 		lock(shared).last_error = Some(format!("store: {e}"));
+	}
+	if let Some(events) = events {
+		events.publish(RunEvent::Finding {
+			finding: Box::new(finding),
+		});
 	}
 }
 
@@ -332,6 +344,7 @@ async fn run(
 					&store,
 					&opts.run_id,
 					&shared,
+					opts.events.as_ref(),
 					m.kind,
 					Some(name.clone()),
 					block,
@@ -374,6 +387,11 @@ async fn run(
 							.await
 						{
 							lock(&shared).last_error = Some(format!("store: {e}"));
+						}
+						if let Some(events) = &opts.events {
+							events.publish(RunEvent::Block {
+								block: Box::new(record.clone()),
+							});
 						}
 						lock(&shared).blocks.push(record);
 						next_block += 1;
@@ -420,6 +438,7 @@ async fn run(
 				&store,
 				&opts.run_id,
 				&shared,
+				opts.events.as_ref(),
 				FindingKind::ProductionStall,
 				None,
 				Some(best + 1),
@@ -440,6 +459,7 @@ async fn run(
 					&store,
 					&opts.run_id,
 					&shared,
+					opts.events.as_ref(),
 					FindingKind::FinalityStall,
 					None,
 					Some(f + 1),

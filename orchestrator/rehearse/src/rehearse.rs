@@ -5,6 +5,7 @@
 //! from the store alone, and the network is torn down whatever happens.
 
 use crate::{
+	events::{EventBus, RunEvent},
 	gates::{evaluate, Evidence},
 	monitor::{now_ms, Monitor, MonitorOptions, WatchedNode},
 	replay::{replay, ReplayOptions},
@@ -53,8 +54,9 @@ pub struct RehearseOptions {
 	pub store: Arc<Store>,
 	/// Unknown topology keys are errors.
 	pub strict: bool,
-	/// Progress lines for the user.
-	pub say: Arc<dyn Fn(&str) + Send + Sync>,
+	/// Where the rehearsal publishes what it does and measures ([`RunEvent`]s: progress
+	/// lines, stages, ledger blocks, findings, steps, records, gates, the verdict).
+	pub events: EventBus,
 	/// When it turns `true` (Ctrl-C, SIGTERM), the rehearsal stops in order: the step in
 	/// flight is recorded as interrupted, the monitor's ledger is kept, the network is torn
 	/// down, and the run ends with the verdict [`Verdict::Interrupted`] in the store and the
@@ -163,7 +165,7 @@ pub fn mark_interrupted(run_dir: &Path) {
 /// (with its verdict `bad-input` or `infrastructure` and the error), and when it is
 /// interrupted (with the verdict `interrupted` and everything measured until then).
 pub async fn rehearse(opts: RehearseOptions) -> Result<RunReport, RehearseError> {
-	let say = opts.say.clone();
+	let events = opts.events.clone();
 	let scenario = &opts.scenario;
 	check_inputs(scenario)?;
 	std::fs::create_dir_all(&opts.run_dir)
@@ -185,10 +187,14 @@ pub async fn rehearse(opts: RehearseOptions) -> Result<RunReport, RehearseError>
 		.create_run(&run)
 		.await
 		.map_err(|e| infra(format!("store: {e}")))?;
+	events.publish(RunEvent::RunStarted {
+		run: opts.run_id.clone(),
+		scenario: scenario.name.clone(),
+	});
 	let mut progress = Sofar::default();
 	let mut interrupt = opts.interrupt.clone();
 	let outcome = tokio::select! {
-		outcome = prepare_and_run(&opts, &mut progress, &say) => Some(outcome),
+		outcome = prepare_and_run(&opts, &mut progress, &events) => Some(outcome),
 		() = interrupted(&mut interrupt) => None,
 	};
 	let Some(outcome) = outcome else {
@@ -199,7 +205,7 @@ pub async fn rehearse(opts: RehearseOptions) -> Result<RunReport, RehearseError>
 		let _ = tokio::time::timeout(MONITOR_STOP, monitor.stop()).await;
 	}
 	if let Some(mut n) = progress.network.take() {
-		say("stopping the network");
+		events.note("stopping the network");
 		if let Err(e) = n.shutdown().await {
 			tracing::warn!(target: "stagenet::rehearse", error = %e, "teardown failed");
 		}
@@ -210,6 +216,10 @@ pub async fn rehearse(opts: RehearseOptions) -> Result<RunReport, RehearseError>
 				.finish_run(&opts.run_id, now_ms(), Some(verdict), None)
 				.await
 				.map_err(|e| infra(format!("store: {e}")))?;
+			events.publish(RunEvent::Verdict {
+				verdict,
+				error: None,
+			});
 		}
 		Err(e) => {
 			let _ = opts
@@ -221,6 +231,10 @@ pub async fn rehearse(opts: RehearseOptions) -> Result<RunReport, RehearseError>
 					Some(e.to_string()),
 				)
 				.await;
+			events.publish(RunEvent::Verdict {
+				verdict: e.verdict(),
+				error: Some(e.to_string()),
+			});
 			return Err(e);
 		}
 	}
@@ -237,10 +251,10 @@ async fn stop_interrupted(
 	opts: &RehearseOptions,
 	mut progress: Sofar,
 ) -> Result<RunReport, RehearseError> {
-	let say = &opts.say;
+	let events = &opts.events;
 	let scenario = &opts.scenario;
 	let stage = progress.stage;
-	say(&format!(
+	events.note(format!(
 		"interrupted while {stage}: recording what was measured{}",
 		if progress.network.is_some() {
 			" and stopping the network"
@@ -273,6 +287,9 @@ async fn stop_interrupted(
 		if let Err(e) = opts.store.add_step(&opts.run_id, &record).await {
 			tracing::warn!(target: "stagenet::rehearse", error = %e, "cannot record the interrupted step");
 		}
+		events.publish(RunEvent::StepFinished {
+			step: Box::new(record.clone()),
+		});
 		progress.steps.push(record);
 	}
 	if let Some(observed) = &observed {
@@ -292,9 +309,10 @@ async fn stop_interrupted(
 		if let Err(e) = opts.store.set_gates(&opts.run_id, &gates).await {
 			tracing::warn!(target: "stagenet::rehearse", error = %e, "cannot record the gates of the interrupted run");
 		}
+		publish_gates(events, &gates);
 	}
 	if let Some(mut n) = progress.network.take() {
-		say("stopping the network");
+		events.note("stopping the network");
 		match tokio::time::timeout(TEARDOWN, n.shutdown()).await {
 			Ok(Ok(())) => {}
 			Ok(Err(e)) => {
@@ -316,10 +334,14 @@ async fn stop_interrupted(
 			&opts.run_id,
 			now_ms(),
 			Some(Verdict::Interrupted),
-			Some(error),
+			Some(error.clone()),
 		)
 		.await
 		.map_err(|e| infra(format!("store: {e}")))?;
+	events.publish(RunEvent::Verdict {
+		verdict: Verdict::Interrupted,
+		error: Some(error),
+	});
 	opts.store
 		.report(&opts.run_id)
 		.await
@@ -345,7 +367,7 @@ fn describe_step(step: &Step) -> String {
 async fn prepare_and_run(
 	opts: &RehearseOptions,
 	progress: &mut Sofar,
-	say: &Arc<dyn Fn(&str) + Send + Sync>,
+	events: &EventBus,
 ) -> Result<Verdict, RehearseError> {
 	let Sofar {
 		stage,
@@ -358,11 +380,14 @@ async fn prepare_and_run(
 	let scenario = &opts.scenario;
 	// 1. Source.
 	*stage = "taking the source snapshot";
+	events.publish(RunEvent::Stage {
+		stage: "taking the source snapshot".into(),
+	});
 	let snapshot = match &scenario.source {
 		Source::Snapshot(p) => p.clone(),
 		Source::Rpc { url, block } => {
 			let out = opts.run_dir.join("source.snap");
-			say(&format!("snapshot of {url}"));
+			events.note(format!("snapshot of {url}"));
 			let at = match block {
 				Some(b) => Some(b.parse().map_err(bad)?),
 				None => None,
@@ -390,14 +415,17 @@ async fn prepare_and_run(
 	};
 	// 2. Topology (its chain is the fork) and fork.
 	*stage = "forking the snapshot";
+	events.publish(RunEvent::Stage {
+		stage: "forking the snapshot".into(),
+	});
 	let spec = opts.run_dir.join("fork.spec.json");
 	let placeholder = Chain::Builtin("local".into());
 	let (topology, warnings) =
 		Topology::load_with_chain(&scenario.topology, opts.strict, placeholder).map_err(bad)?;
 	for w in warnings {
-		say(&format!("warning: topology `{}`: {}", w.path, w.message));
+		events.note(format!("warning: topology `{}`: {}", w.path, w.message));
 	}
-	say(&format!(
+	events.note(format!(
 		"fork {} with {} for {} validator(s)",
 		snapshot.display(),
 		scenario.fork.profile.display(),
@@ -446,7 +474,10 @@ async fn prepare_and_run(
 	)
 	.map_err(bad)?;
 	*stage = "starting the network";
-	say(&format!(
+	events.publish(RunEvent::Stage {
+		stage: "starting the network".into(),
+	});
+	events.note(format!(
 		"starting {} node(s) on the {} provider",
 		plan.nodes.len(),
 		opts.provider.name()
@@ -469,10 +500,13 @@ async fn prepare_and_run(
 	let network = network_slot.insert(network);
 	let state = network.wait_ready(ready_timeout).await.map_err(infra)?;
 	network.mark_ready().map_err(infra)?;
-	say(&format!(
+	events.note(format!(
 		"network {} is ready: blocks are produced and finalized",
 		opts.run_id
 	));
+	events.publish(RunEvent::NetworkReady {
+		nodes: network.nodes().iter().map(|n| n.name.clone()).collect(),
+	});
 	tracing::debug!(target: "stagenet::rehearse", "{state}");
 	let nodes = network.nodes();
 	let ledger = nodes
@@ -535,6 +569,7 @@ async fn prepare_and_run(
 				.unwrap_or(DEFAULT_FINALITY_STALL),
 			poll: POLL,
 			from_block: 1,
+			events: Some(events.clone()),
 		},
 	));
 	// 4. Steps.
@@ -542,7 +577,15 @@ async fn prepare_and_run(
 	for (i, step) in scenario.steps.iter().enumerate() {
 		let started = now_ms();
 		*stage = "running the steps";
+		events.publish(RunEvent::Stage {
+			stage: "running the steps".into(),
+		});
 		*current = Some((i, started));
+		events.publish(RunEvent::StepStarted {
+			index: i as u32,
+			kind: step.kind().to_string(),
+			description: describe_step(step),
+		});
 		let result = run_step(
 			opts,
 			network,
@@ -552,11 +595,15 @@ async fn prepare_and_run(
 			step,
 			i,
 			records,
-			say,
+			events,
 		)
 		.await;
 		*current = None;
-		let (ok, description, outcome) = match result {
+		let StepOutcome {
+			ok,
+			description,
+			outcome,
+		} = match result {
 			Ok(s) => s,
 			Err(e) => {
 				failure = Some(e);
@@ -573,7 +620,7 @@ async fn prepare_and_run(
 			ok,
 			outcome,
 		};
-		say(&format!(
+		events.note(format!(
 			"step {}/{} {}: {} — {}",
 			i + 1,
 			scenario.steps.len(),
@@ -585,10 +632,16 @@ async fn prepare_and_run(
 			.add_step(&opts.run_id, &record)
 			.await
 			.map_err(|e| infra(format!("store: {e}")))?;
+		events.publish(RunEvent::StepFinished {
+			step: Box::new(record.clone()),
+		});
 		steps.push(record);
 	}
 	// Let the ledger catch up with the chain before judging.
 	*stage = "letting the ledger catch up after the last step";
+	events.publish(RunEvent::Stage {
+		stage: "letting the ledger catch up after the last step".into(),
+	});
 	let best = monitor.observed().best();
 	let _ = monitor.wait_for_block(best, CATCH_UP).await;
 	observe_exits(network, monitor).await;
@@ -596,6 +649,9 @@ async fn prepare_and_run(
 		return Err(infra("the monitor is gone before the gates were judged"));
 	};
 	*stage = "judging the gates";
+	events.publish(RunEvent::Stage {
+		stage: "judging the gates".into(),
+	});
 	let observed = monitor.stop().await;
 	if let Some(e) = failure {
 		return Err(e);
@@ -617,6 +673,7 @@ async fn prepare_and_run(
 		.set_gates(&opts.run_id, &gates)
 		.await
 		.map_err(|e| infra(format!("store: {e}")))?;
+	publish_gates(events, &gates);
 	Ok(if gates.iter().all(|g| g.passed) {
 		Verdict::Pass
 	} else {
@@ -656,7 +713,30 @@ struct Records {
 	stresses: Vec<stagenet_store::StressRecord>,
 }
 
-/// Carries out one step: (ok, description, outcome). An error stops the rehearsal.
+/// What a step did: whether it did what it should, what it was, and what happened.
+struct StepOutcome {
+	ok: bool,
+	description: String,
+	outcome: String,
+}
+
+/// A [`StepOutcome`].
+fn done(ok: bool, description: String, outcome: String) -> StepOutcome {
+	StepOutcome {
+		ok,
+		description,
+		outcome,
+	}
+}
+
+/// Publishes each gate's result.
+fn publish_gates(events: &EventBus, gates: &[stagenet_store::GateResult]) {
+	for gate in gates {
+		events.publish(RunEvent::Gate { gate: gate.clone() });
+	}
+}
+
+/// Carries out one step. An error stops the rehearsal.
 #[allow(clippy::too_many_arguments)]
 async fn run_step(
 	opts: &RehearseOptions,
@@ -667,8 +747,8 @@ async fn run_step(
 	step: &Step,
 	index: usize,
 	records: &mut Records,
-	say: &Arc<dyn Fn(&str) + Send + Sync>,
-) -> Result<(bool, String, String), RehearseError> {
+	events: &EventBus,
+) -> Result<StepOutcome, RehearseError> {
 	let upgrades = &mut records.upgrades;
 	match step {
 		Step::WaitBlocks { blocks, timeout } => {
@@ -680,14 +760,14 @@ async fn run_step(
 				observe_exits(network, monitor).await;
 				let o = monitor.observed();
 				if o.best() >= target {
-					return Ok((
+					return Ok(done(
 						true,
 						description,
 						format!("best #{}, finalized #{}", o.best(), o.finalized()),
 					));
 				}
 				if Instant::now() >= deadline {
-					return Ok((
+					return Ok(done(
 						false,
 						description,
 						format!(
@@ -708,7 +788,7 @@ async fn run_step(
 		} => {
 			let shown = shown_path(wasm);
 			let description = format!("upgrade to `{shown}` via {}", via.as_str());
-			say(&format!(
+			events.note(format!(
 				"upgrading the runtime to {shown} via {}",
 				via.as_str()
 			));
@@ -749,11 +829,14 @@ async fn run_step(
 							.map(|e| format!(" ({e})"))
 							.unwrap_or_default()
 					);
+					events.publish(RunEvent::Upgrade {
+						upgrade: Box::new(record.clone()),
+					});
 					upgrades.push(record);
-					Ok((ok, description, outcome))
+					Ok(done(ok, description, outcome))
 				}
 				Err(e) if e.is_bad_input() => Err(bad(e)),
-				Err(e) => Ok((false, description, e.to_string())),
+				Err(e) => Ok(done(false, description, e.to_string())),
 			}
 		}
 		Step::Fault { node, action } => {
@@ -788,15 +871,15 @@ async fn run_step(
 							)
 							.await;
 					}
-					Ok((true, description, format!("done at best #{best}")))
+					Ok(done(true, description, format!("done at best #{best}")))
 				}
-				Err(e) if e.is_infrastructure() => Ok((false, description, e.to_string())),
+				Err(e) if e.is_infrastructure() => Ok(done(false, description, e.to_string())),
 				Err(e) => Err(bad(e)),
 			}
 		}
 		Step::AssertStorage { name, check } => {
 			let (ok, description, outcome) = check_storage(chain, name, check).await;
-			Ok((ok, description, outcome))
+			Ok(done(ok, description, outcome))
 		}
 		Step::Replay {
 			capture,
@@ -806,7 +889,7 @@ async fn run_step(
 		} => {
 			let shown = shown_path(capture);
 			let description = format!("replay `{shown}` at {}", rate.label());
-			say(&format!("replaying {shown} ({})", rate.label()));
+			events.note(format!("replaying {shown} ({})", rate.label()));
 			let options = ReplayOptions {
 				capture: capture.clone(),
 				capture_shown: shown,
@@ -820,8 +903,8 @@ async fn run_step(
 				sudo_uri: "//Alice".into(),
 				block_timeout: Duration::from_secs(60),
 			};
-			let say2 = say.clone();
-			match replay(chain, &options, move |line: &str| say2(line)).await {
+			let notes = events.clone();
+			match replay(chain, &options, move |line: &str| notes.note(line)).await {
 				Ok(record) => {
 					opts.store
 						.put_replay(&opts.run_id, &record)
@@ -845,11 +928,14 @@ async fn run_step(
 							.unwrap_or_default()
 					);
 					let ok = record.error.is_none();
+					events.publish(RunEvent::Replay {
+						replay: Box::new(record.clone()),
+					});
 					records.replays.push(record);
-					Ok((ok, description, outcome))
+					Ok(done(ok, description, outcome))
 				}
 				Err(e) if e.is_bad_input() => Err(bad(e)),
-				Err(e) => Ok((false, description, e.to_string())),
+				Err(e) => Ok(done(false, description, e.to_string())),
 			}
 		}
 		Step::Stress {
@@ -860,7 +946,7 @@ async fn run_step(
 			let shown = shown_path(profile);
 			let (loaded, warnings) = StressProfile::load(profile, false).map_err(bad)?;
 			for w in warnings {
-				say(&format!("warning: {}: {}", shown, w.message));
+				events.note(format!("warning: {}: {}", shown, w.message));
 			}
 			let description = format!("stress `{}` ({shown})", loaded.name);
 			let ledger_prometheus = network
@@ -880,8 +966,8 @@ async fn run_step(
 				sudo_uri: "//Alice".into(),
 				signing_threads: None,
 			};
-			let say2 = say.clone();
-			let mut progress = move |line: &str| say2(line);
+			let notes = events.clone();
+			let mut progress = move |line: &str| notes.note(line);
 			match stress(&options, &mut progress).await {
 				Ok(record) => {
 					opts.store
@@ -900,11 +986,14 @@ async fn run_step(
 						record.latency.p95,
 						record.limit
 					);
+					events.publish(RunEvent::Stress {
+						stress: Box::new(record.clone()),
+					});
 					records.stresses.push(record);
-					Ok((true, description, outcome))
+					Ok(done(true, description, outcome))
 				}
 				Err(e) if e.is_bad_input() => Err(bad(e)),
-				Err(e) => Ok((false, description, e.to_string())),
+				Err(e) => Ok(done(false, description, e.to_string())),
 			}
 		}
 	}

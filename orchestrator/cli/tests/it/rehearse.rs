@@ -132,14 +132,16 @@ async fn rehearse_upgrade_ok_passes_with_migration_weight_and_the_rewritten_map_
 	source().await;
 	let dir = work("upgrade-ok");
 	let db = dir.join("store.db");
+	let events_file = dir.join("events.jsonl");
 	let r = rehearse(
 		&scenario("upgrade-ok"),
 		&dir,
 		&db.display().to_string(),
-		&[],
+		&["--events", &events_file.display().to_string()],
 	);
 	assert_eq!(r.code, Some(0), "{}", r.context());
 	let report = r.report();
+	the_event_stream_tells_the_stored_run(&events_file, report);
 	assert!(report.gates.iter().all(|g| g.passed), "{:#?}", report.gates);
 	assert!(r.stdout.contains("PASS"), "{}", r.context());
 	let upgrade = report.upgrades.first().expect("one upgrade");
@@ -603,4 +605,69 @@ fn the_shipped_ci_job_gates_on_stagenet_rehearse_and_uploads_the_reports() {
 	let doc: serde_yaml::Value = serde_yaml::from_str(scenario).expect("scenario YAML");
 	assert_eq!(doc["version"].as_u64(), Some(1));
 	assert!(doc["gates"]["no-panic"].as_bool().unwrap_or(false));
+}
+
+/// The `--events` file of a finished rehearsal tells the run as the store holds it: it starts
+/// with the run, every stored step started and finished in order, every ledger block in
+/// increasing order, each gate, the upgrade, and ends with the verdict; nothing was lost.
+fn the_event_stream_tells_the_stored_run(file: &Path, report: &stagenet_store::RunReport) {
+	let text = std::fs::read_to_string(file).expect("events file");
+	let events: Vec<serde_json::Value> = text
+		.lines()
+		.map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+		.collect();
+	let kind = |e: &serde_json::Value| e["event"].as_str().unwrap_or_default().to_owned();
+	let kinds: Vec<String> = events.iter().map(kind).collect();
+	assert_eq!(kinds.first().map(String::as_str), Some("run-started"), "{kinds:?}");
+	assert_eq!(events[0]["run"], report.run.id.as_str());
+	assert_eq!(kinds.last().map(String::as_str), Some("verdict"), "{kinds:?}");
+	assert_eq!(events.last().expect("last")["verdict"], "pass");
+	assert!(!kinds.iter().any(|k| k == "lagged"), "a subscriber lagged: {kinds:?}");
+	for stage in ["forking the snapshot", "starting the network", "judging the gates"] {
+		assert!(
+			events.iter().any(|e| kind(e) == "stage" && e["stage"] == stage),
+			"no stage `{stage}`: {kinds:?}"
+		);
+	}
+	let ready = kinds.iter().position(|k| k == "network-ready").expect("network-ready");
+	// Steps: started then finished, in scenario order, as stored.
+	let started: Vec<u64> = events
+		.iter()
+		.filter(|e| kind(e) == "step-started")
+		.filter_map(|e| e["index"].as_u64())
+		.collect();
+	let finished: Vec<&serde_json::Value> =
+		events.iter().filter(|e| kind(e) == "step-finished").collect();
+	assert_eq!(started, (0..report.steps.len() as u64).collect::<Vec<_>>());
+	assert_eq!(finished.len(), report.steps.len());
+	for (event, stored) in finished.iter().zip(&report.steps) {
+		assert_eq!(event["step"]["description"], stored.description.as_str());
+		assert_eq!(event["step"]["ok"], stored.ok);
+	}
+	// The ledger: every stored block was published once, in order, after readiness.
+	let blocks: Vec<u64> = events
+		.iter()
+		.filter(|e| kind(e) == "block")
+		.filter_map(|e| e["block"]["number"].as_u64())
+		.collect();
+	let stored: Vec<u64> = report.blocks.iter().map(|b| b.number).collect();
+	assert_eq!(blocks, stored, "published blocks differ from the stored ledger");
+	let first_block = kinds.iter().position(|k| k == "block").expect("a block");
+	assert!(first_block > ready, "a block before the network was ready");
+	let gates: Vec<&str> = events
+		.iter()
+		.filter(|e| kind(e) == "gate")
+		.filter_map(|e| e["gate"]["name"].as_str())
+		.collect();
+	let stored_gates: Vec<&str> = report.gates.iter().map(|g| g.name.as_str()).collect();
+	assert_eq!(gates, stored_gates);
+	assert_eq!(
+		kinds.iter().filter(|k| *k == "upgrade").count(),
+		report.upgrades.len()
+	);
+	assert_eq!(
+		kinds.iter().filter(|k| *k == "finding").count(),
+		report.findings.len(),
+		"published findings differ from the stored ones"
+	);
 }
