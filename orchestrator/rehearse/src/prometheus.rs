@@ -1,6 +1,7 @@
 //! A node's Prometheus metrics, read over plain HTTP: the heights it reports and the
 //! histograms of block authoring and import times.
 
+use prometheus_parse::{Scrape, Value};
 use std::{collections::HashMap, time::Duration};
 use tokio::{
 	io::{AsyncReadExt, AsyncWriteExt},
@@ -47,43 +48,33 @@ pub struct NodeMetrics {
 	pub end_proposal: std::collections::BTreeMap<String, u64>,
 }
 
-/// Parses a Prometheus text page into the metrics above.
+/// Parses a Prometheus text page into the metrics above, with a parser of the text format
+/// (`prometheus-parse`): samples with timestamps, labels matched by name and exact value.
+/// Lines that are not samples are skipped; a page that is not Prometheus text gives nothing.
 pub fn parse(page: &str) -> NodeMetrics {
-	let mut values: HashMap<&str, f64> = HashMap::new();
 	let mut m = NodeMetrics::default();
-	for line in page.lines() {
-		if line.starts_with('#') || line.is_empty() {
-			continue;
-		}
-		let Some((name_labels, value)) = line.rsplit_once(' ') else {
-			continue;
+	let Ok(scrape) = Scrape::parse(page.lines().map(|l| Ok(l.to_owned()))) else {
+		return m;
+	};
+	let mut values: HashMap<&str, f64> = HashMap::new();
+	for sample in &scrape.samples {
+		let value = match sample.value {
+			Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => v,
+			Value::Histogram(_) | Value::Summary(_) => continue,
 		};
-		let Ok(value) = value.parse::<f64>() else {
-			continue;
-		};
-		let (name, labels) = match name_labels.split_once('{') {
-			Some((n, l)) => (n, l),
-			None => (name_labels, ""),
-		};
-		if name == "substrate_proposer_end_proposal_reason" {
-			if let Some(reason) = labels
-				.split("reason=\"")
-				.nth(1)
-				.and_then(|r| r.split('"').next())
-			{
-				*m.end_proposal.entry(reason.to_string()).or_default() += value as u64;
+		match sample.metric.as_str() {
+			"substrate_proposer_end_proposal_reason" => {
+				if let Some(reason) = sample.labels.get("reason") {
+					*m.end_proposal.entry(reason.to_string()).or_default() += value as u64;
+				}
 			}
-			continue;
+			"substrate_block_height" => match sample.labels.get("status") {
+				Some("best") => m.best = Some(value as u64),
+				Some("finalized") => m.finalized = Some(value as u64),
+				_ => {}
+			},
+			name => *values.entry(name).or_default() += value,
 		}
-		if name == "substrate_block_height" {
-			if labels.contains("status=\"best\"") {
-				m.best = Some(value as u64);
-			} else if labels.contains("status=\"finalized\"") {
-				m.finalized = Some(value as u64);
-			}
-			continue;
-		}
-		*values.entry(name).or_default() += value;
 	}
 	let histogram = |base: &str| Histogram {
 		sum: values
@@ -184,5 +175,37 @@ mod tests {
 		};
 		assert_eq!(later.mean_ms_since(&m.authoring), Some(500.0));
 		assert_eq!(m.authoring.mean_ms_since(&m.authoring), None);
+	}
+
+	#[test]
+	fn timestamps_types_and_exact_labels_are_respected() {
+		// A sample's timestamp is not its value; `substatus="best"` is not `status="best"`;
+		// a histogram typed as such keeps its `_sum` and `_count`.
+		let page = "# TYPE substrate_block_height gauge\n\
+			substrate_block_height{substatus=\"best\",chain=\"fork\"} 7 1700000000000\n\
+			substrate_block_height{status=\"best\",chain=\"fork\"} 42 1700000000000\n\
+			substrate_block_height{chain=\"fork\",status=\"finalized\"} 40\n\
+			# TYPE substrate_proposer_block_constructed histogram\n\
+			substrate_proposer_block_constructed_bucket{le=\"0.5\",chain=\"fork\"} 5\n\
+			substrate_proposer_block_constructed_bucket{le=\"+Inf\",chain=\"fork\"} 5\n\
+			substrate_proposer_block_constructed_sum{chain=\"fork\"} 0.25 1700000000000\n\
+			substrate_proposer_block_constructed_count{chain=\"fork\"} 5\n\
+			substrate_proposer_end_proposal_reason{reason=\"hit_deadline\"} 3\n\
+			substrate_proposer_end_proposal_reason{reason=\"no_more_transactions\"} 9\n\
+			substrate_ready_transactions_number 12\n";
+		let m = parse(page);
+		assert_eq!(m.best, Some(42));
+		assert_eq!(m.finalized, Some(40));
+		assert_eq!(
+			m.authoring,
+			Histogram {
+				sum: 0.25,
+				count: 5.0
+			}
+		);
+		assert_eq!(m.pool_ready, Some(12));
+		assert_eq!(m.end_proposal.get("hit_deadline"), Some(&3));
+		assert_eq!(m.end_proposal.get("no_more_transactions"), Some(&9));
+		assert_eq!(parse("<html>not metrics</html>"), NodeMetrics::default());
 	}
 }

@@ -2,12 +2,17 @@
 //! A run that could not be carried out (bad input, infrastructure) gets an extra `run` case
 //! with an `<error>`, so that a CI viewer never shows such a run as green.
 
-use std::fmt::Write as _;
+//!
+//! The XML is written by `quick-junit` (the serializer of cargo-nextest's JUnit reports): its
+//! escaping and structure, our content.
 
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 use stagenet_store::{GateResult, RunReport, Verdict};
 
 use crate::terminal::terminal;
-use crate::text::{escape_markup as esc, iso8601, title, verdict_reason};
+use crate::text::{clean_line, title, verdict_reason};
 
 /// Renders `report` as JUnit XML.
 pub fn junit(report: &RunReport) -> String {
@@ -20,31 +25,17 @@ pub fn junit(report: &RunReport) -> String {
 	) || run.error.is_some();
 	// A failing verdict that no gate explains (a failed step, say) still fails the suite.
 	let unexplained_failure = !run_error && verdict != Verdict::Pass && failed_gates == 0;
-
-	let tests = report.gates.len() + usize::from(run_error || unexplained_failure);
-	let failures = failed_gates + usize::from(unexplained_failure);
-	let errors = usize::from(run_error);
 	let time = run
 		.finished_at
-		.map(|end| format!("{:.3}", (end - run.started_at).max(0) as f64 / 1000.0))
-		.unwrap_or_else(|| "0".to_owned());
+		.map(|end| Duration::from_millis((end - run.started_at).max(0) as u64))
+		.unwrap_or_default();
+	let started = chrono::DateTime::from_timestamp_millis(run.started_at);
 
-	let mut x = String::new();
-	x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-	let _ = writeln!(
-		x,
-		"<testsuites name=\"stagenet\" tests=\"{tests}\" failures=\"{failures}\" \
-		 errors=\"{errors}\" time=\"{time}\">"
-	);
-	let _ = writeln!(
-		x,
-		"  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" \
-		 skipped=\"0\" timestamp=\"{}\" time=\"{time}\">",
-		esc(title(report)),
-		iso8601(run.started_at),
-	);
-
-	x.push_str("    <properties>\n");
+	let mut suite = TestSuite::new(clean(title(report)));
+	suite.set_time(time);
+	if let Some(t) = started {
+		suite.set_timestamp(t);
+	}
 	let mut props: Vec<(&str, String)> = vec![("run-id", run.id.clone())];
 	if let Some(s) = &run.scenario {
 		props.push(("scenario", s.clone()));
@@ -57,36 +48,30 @@ pub fn junit(report: &RunReport) -> String {
 		("verdict", verdict.as_str().to_owned()),
 		("exit-code", verdict.exit_code().to_string()),
 	]);
-	for (name, value) in props {
-		let _ = writeln!(
-			x,
-			"      <property name=\"{name}\" value=\"{}\"/>",
-			esc(&value)
-		);
-	}
-	x.push_str("    </properties>\n");
-
-	for g in &report.gates {
-		gate_case(&mut x, g);
-	}
+	suite.add_properties(
+		props
+			.into_iter()
+			.map(|(name, value)| Property::new(name, clean(&value))),
+	);
+	suite.add_test_cases(report.gates.iter().map(gate_case));
 	if run_error {
 		let message = run
 			.error
 			.clone()
 			.unwrap_or_else(|| format!("the run ended with verdict `{}`", verdict.as_str()));
-		let _ = writeln!(
-			x,
-			"    <testcase name=\"run\" classname=\"stagenet.run\" time=\"0\">\n      <error \
-			 message=\"{}\" type=\"{}\">{}</error>\n    </testcase>",
-			esc(&message),
-			match verdict {
+		let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+		status
+			.set_message(clean(&message))
+			.set_type(match verdict {
 				Verdict::BadInput | Verdict::Infrastructure | Verdict::Interrupted => {
 					verdict.as_str()
 				}
 				_ => "run-error",
-			},
-			esc(&verdict_reason(report)),
-		);
+			})
+			.set_description(lines(&[verdict_reason(report)]));
+		let mut case = TestCase::new("run", status);
+		case.set_classname("stagenet.run").set_time(Duration::ZERO);
+		suite.add_test_case(case);
 	}
 	if unexplained_failure {
 		let failed_steps: Vec<String> = report
@@ -100,60 +85,68 @@ pub fn junit(report: &RunReport) -> String {
 				)
 			})
 			.collect();
-		let _ = writeln!(
-			x,
-			"    <testcase name=\"verdict\" classname=\"stagenet.run\" time=\"0\">\n      \
-			 <failure message=\"verdict `{}` although no gate failed\" type=\"verdict\">{}</failure>\n    \
-			 </testcase>",
-			verdict.as_str(),
-			lines(&failed_steps),
-		);
+		let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+		status
+			.set_message(format!(
+				"verdict `{}` although no gate failed",
+				verdict.as_str()
+			))
+			.set_type("verdict")
+			.set_description(lines(&failed_steps));
+		let mut case = TestCase::new("verdict", status);
+		case.set_classname("stagenet.run").set_time(Duration::ZERO);
+		suite.add_test_case(case);
 	}
-
 	let summary = terminal(report, false);
-	let _ = writeln!(
-		x,
-		"    <system-out>{}</system-out>",
-		lines(&summary.lines().collect::<Vec<_>>())
-	);
-	x.push_str("  </testsuite>\n</testsuites>\n");
-	x
+	suite.set_system_out(lines(&summary.lines().collect::<Vec<_>>()));
+
+	let mut junit = Report::new("stagenet");
+	junit.set_time(time);
+	junit.add_test_suite(suite);
+	// Serializing into memory fails only on an I/O error of the writer, which a `Vec` has not.
+	junit
+		.to_string()
+		.unwrap_or_else(|e| format!("<!-- the JUnit report could not be written: {e} -->\n"))
 }
 
-fn gate_case(x: &mut String, g: &GateResult) {
-	let _ = write!(
-		x,
-		"    <testcase name=\"{}\" classname=\"stagenet.gates\" time=\"0\"",
-		esc(&g.name)
-	);
-	if g.passed {
-		x.push_str("/>\n");
-		return;
-	}
-	let mut body = vec![
-		g.description.clone(),
-		format!("threshold: {}", g.threshold),
-		format!("measured: {}", g.measured),
-	];
-	if let Some(d) = &g.detail {
-		body.push(format!("detail: {d}"));
-	}
-	let _ = writeln!(
-		x,
-		">\n      <failure message=\"{}\" type=\"gate\">{}</failure>\n    </testcase>",
-		esc(&format!(
-			"measured {} vs threshold {}",
-			g.measured, g.threshold
-		)),
-		lines(&body),
-	);
+fn gate_case(g: &GateResult) -> TestCase {
+	let status = if g.passed {
+		TestCaseStatus::success()
+	} else {
+		let mut body = vec![
+			g.description.clone(),
+			format!("threshold: {}", g.threshold),
+			format!("measured: {}", g.measured),
+		];
+		if let Some(d) = &g.detail {
+			body.push(format!("detail: {d}"));
+		}
+		let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+		status
+			.set_message(clean(&format!(
+				"measured {} vs threshold {}",
+				g.measured, g.threshold
+			)))
+			.set_type("gate")
+			.set_description(lines(&body));
+		status
+	};
+	let mut case = TestCase::new(clean(&g.name), status);
+	case.set_classname("stagenet.gates").set_time(Duration::ZERO);
+	case
 }
 
-/// Escaped lines joined by line breaks (each line is cleaned on its own, so breaks survive).
+/// Text from chains and logs without terminal control sequences (XML escaping is the
+/// serializer's).
+fn clean(text: &str) -> String {
+	clean_line(text).into_owned()
+}
+
+/// Cleaned lines joined by line breaks (each line is cleaned on its own, so breaks survive).
 fn lines<S: AsRef<str>>(items: &[S]) -> String {
 	items
 		.iter()
-		.map(|l| esc(l.as_ref()))
+		.map(|l| clean(l.as_ref()))
 		.collect::<Vec<_>>()
 		.join("\n")
 }
