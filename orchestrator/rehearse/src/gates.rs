@@ -28,16 +28,7 @@ pub struct Evidence<'a> {
 	pub finalized: u64,
 }
 
-/// The `p`-th percentile (0–100) of `values` (nearest rank); `None` if empty.
-pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
-	if values.is_empty() {
-		return None;
-	}
-	let mut v = values.to_vec();
-	v.sort_by(|a, b| a.total_cmp(b));
-	let rank = ((p / 100.0) * v.len() as f64).ceil().max(1.0) as usize;
-	v.get(rank - 1).copied()
-}
+pub use stagenet_store::percentile;
 
 fn gate(
 	name: &str,
@@ -151,11 +142,9 @@ pub fn evaluate(gates: &Gates, ev: &Evidence<'_>) -> Vec<GateResult> {
 		});
 	}
 	if let Some(limit) = gates.block_time_p95 {
-		let times: Vec<(u64, f64)> = ev
-			.blocks
-			.windows(2)
-			.filter(|w| w[1].number == w[0].number + 1)
-			.filter_map(|w| Some((w[1].number, (w[1].timestamp? - w[0].timestamp?) as f64)))
+		let times: Vec<(u64, f64)> = stagenet_store::block_times(ev.blocks)
+			.into_iter()
+			.map(|(block, ms)| (block, ms as f64))
 			.collect();
 		let values: Vec<f64> = times.iter().map(|t| t.1).collect();
 		let limit_ms = limit.as_secs_f64() * 1000.0;

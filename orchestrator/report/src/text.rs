@@ -276,14 +276,8 @@ pub(crate) fn versions(old: &str, new: Option<&str>) -> String {
 	format!("{} → {}", clean_line(old), clean_line(new.unwrap_or("?")))
 }
 
-/// Nearest-rank percentile `p` (0–100) of sorted values.
-pub(crate) fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
-	if sorted.is_empty() {
-		return None;
-	}
-	let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
-	sorted.get(rank.clamp(1, sorted.len()) - 1).copied()
-}
+pub(crate) use stagenet_store::percentile;
+
 
 #[cfg(test)]
 mod tests {
@@ -348,7 +342,7 @@ mod tests {
 		assert_eq!(percentile(&v, 95.0), Some(19));
 		assert_eq!(percentile(&v, 100.0), Some(20));
 		assert_eq!(percentile(&[7], 95.0), Some(7));
-		assert_eq!(percentile(&[], 50.0), None);
+		assert_eq!(percentile::<i64>(&[], 50.0), None);
 	}
 
 	#[test]

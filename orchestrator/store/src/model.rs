@@ -722,10 +722,40 @@ impl RunReport {
 
 	/// Time between consecutive blocks (ms), from `Timestamp::Now`, as (block, ms) pairs.
 	pub fn block_times(&self) -> Vec<(u64, i64)> {
-		self.blocks
-			.windows(2)
-			.filter(|w| w[1].number == w[0].number + 1)
-			.filter_map(|w| Some((w[1].number, w[1].timestamp? - w[0].timestamp?)))
-			.collect()
+		block_times(&self.blocks)
+	}
+}
+
+/// Time between consecutive blocks of a ledger (ms), from `Timestamp::Now`, as (block, ms)
+/// pairs: the one definition the block-time gate and every report use.
+pub fn block_times(blocks: &[BlockRecord]) -> Vec<(u64, i64)> {
+	blocks
+		.windows(2)
+		.filter(|w| w[1].number == w[0].number + 1)
+		.filter_map(|w| Some((w[1].number, w[1].timestamp? - w[0].timestamp?)))
+		.collect()
+}
+
+/// The nearest-rank `p`-th percentile (0 < p ≤ 100) of `values`, in any order: the smallest
+/// value with at least p % of the values at or below it. `None` when there are none. The one
+/// definition the gates, the stress loads and every report use.
+pub fn percentile<T: Copy + PartialOrd>(values: &[T], p: f64) -> Option<T> {
+	let mut sorted = values.to_vec();
+	sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+	let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
+	sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied()
+}
+
+impl Percentiles {
+	/// p50, p95, p99 and the maximum of `samples` ([`percentile`]); zeros when empty.
+	pub fn of(samples: &[f64]) -> Percentiles {
+		let at = |p| percentile(samples, p).unwrap_or_default();
+		Percentiles {
+			count: samples.len() as u64,
+			p50: at(50.0),
+			p95: at(95.0),
+			p99: at(99.0),
+			max: at(100.0),
+		}
 	}
 }

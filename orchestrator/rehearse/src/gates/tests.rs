@@ -226,7 +226,7 @@ fn percentiles_use_the_nearest_rank() {
 	assert_eq!(percentile(&v, 95.0), Some(19.0));
 	assert_eq!(percentile(&v, 50.0), Some(10.0));
 	assert_eq!(percentile(&[7.0], 95.0), Some(7.0));
-	assert_eq!(percentile(&[], 95.0), None);
+	assert_eq!(percentile::<f64>(&[], 95.0), None);
 }
 
 #[test]

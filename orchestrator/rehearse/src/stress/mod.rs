@@ -739,22 +739,8 @@ struct Measure<'a> {
 }
 
 /// Percentiles of `samples` (ms).
-pub(crate) fn percentiles(samples: &mut [f64]) -> Percentiles {
-	if samples.is_empty() {
-		return Percentiles::default();
-	}
-	samples.sort_by(|a, b| a.total_cmp(b));
-	let at = |p: f64| {
-		let rank = ((p / 100.0) * samples.len() as f64).ceil() as usize;
-		samples[rank.clamp(1, samples.len()) - 1]
-	};
-	Percentiles {
-		count: samples.len() as u64,
-		p50: at(50.0),
-		p95: at(95.0),
-		p99: at(99.0),
-		max: samples[samples.len() - 1],
-	}
+pub(crate) fn percentiles(samples: &[f64]) -> Percentiles {
+	Percentiles::of(samples)
 }
 
 fn measure(m: Measure<'_>) -> StressRecord {
@@ -825,8 +811,8 @@ fn measure(m: Measure<'_>) -> StressRecord {
 			}
 		}
 	}
-	let latency = percentiles(&mut latencies);
-	let read_latency = (!read_latencies.is_empty()).then(|| percentiles(&mut read_latencies));
+	let latency = percentiles(&latencies);
+	let read_latency = (!read_latencies.is_empty()).then(|| percentiles(&read_latencies));
 
 	// Blocks of the load: from the first block after the load started.
 	let blocks: Vec<StressBlock> = m
@@ -1171,13 +1157,13 @@ mod tests {
 
 	#[test]
 	fn percentiles_are_nearest_rank() {
-		let mut v: Vec<f64> = (1..=100).map(|x| x as f64).collect();
-		let p = percentiles(&mut v);
+		let v: Vec<f64> = (1..=100).map(|x| x as f64).collect();
+		let p = percentiles(&v);
 		assert_eq!(
 			(p.p50, p.p95, p.p99, p.max, p.count),
 			(50.0, 95.0, 99.0, 100.0, 100)
 		);
-		assert_eq!(percentiles(&mut []).count, 0);
+		assert_eq!(percentiles(&[]).count, 0);
 	}
 
 	fn block(ours: u64, weight: u64, pool: Option<u64>) -> StressBlock {
