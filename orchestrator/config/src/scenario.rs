@@ -139,6 +139,19 @@ pub enum FaultAction {
 	Reconnect,
 }
 
+impl std::fmt::Display for FaultAction {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		f.write_str(match self {
+			FaultAction::Kill => "kill",
+			FaultAction::Restart => "restart",
+			FaultAction::Pause => "pause",
+			FaultAction::Resume => "resume",
+			FaultAction::Disconnect => "disconnect",
+			FaultAction::Reconnect => "reconnect",
+		})
+	}
+}
+
 /// One side of a storage comparison.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Operand {

@@ -56,35 +56,9 @@ pub struct WorkloadInfo {
 	pub rpc_url: String,
 }
 
-/// A fault the orchestrator can inject into a node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-	/// SIGKILL / `docker kill`; the node stays down until restarted.
-	Kill,
-	/// Start again with the same database, keys and addresses.
-	Restart,
-	/// Freeze in place.
-	Pause,
-	/// Unfreeze.
-	Resume,
-	/// Cut off from the other nodes (capability `partition`).
-	Disconnect,
-	/// Join the others again.
-	Reconnect,
-}
-
-impl std::fmt::Display for Fault {
-	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-		f.write_str(match self {
-			Fault::Kill => "kill",
-			Fault::Restart => "restart",
-			Fault::Pause => "pause",
-			Fault::Resume => "resume",
-			Fault::Disconnect => "disconnect",
-			Fault::Reconnect => "reconnect",
-		})
-	}
-}
+/// A fault the orchestrator can inject into a node: the scenario's own type, so that a step
+/// and the network name a fault the same way.
+pub use stagenet_config::FaultAction as Fault;
 
 /// A fault injected into a running network, with its time.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,7 +15,7 @@ use crate::{
 use stagenet_chain::client::Chain as ChainClient;
 use stagenet_config::{
 	exit::{Exit, ExitStatus},
-	Chain, Check, FaultAction, Operand, Role, Scenario, Source, Step, StressProfile, Topology,
+	Chain, Check, Operand, Role, Scenario, Source, Step, StressProfile, Topology,
 };
 use stagenet_network::{
 	state::{Phase, RunState, STATE_FILE},
@@ -840,14 +840,7 @@ async fn run_step(
 			}
 		}
 		Step::Fault { node, action } => {
-			let fault = match action {
-				FaultAction::Kill => Fault::Kill,
-				FaultAction::Restart => Fault::Restart,
-				FaultAction::Pause => Fault::Pause,
-				FaultAction::Resume => Fault::Resume,
-				FaultAction::Disconnect => Fault::Disconnect,
-				FaultAction::Reconnect => Fault::Reconnect,
-			};
+			let fault: Fault = *action;
 			let description = format!("{fault} `{node}`");
 			match network.inject(node, fault).await {
 				Ok(()) => {
