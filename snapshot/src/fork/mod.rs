@@ -391,6 +391,10 @@ const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 /// What funding needs after the profile is compiled: the accounts item, the path of the free
 /// balance with its type's maximum, the path of the provider count, the accounts (storage key,
 /// id, `fund.accounts` entry, index in the entry, amount) and the issuance items.
+/// An item whose keys hold block numbers: the item, the rule's index, the type's maximum
+/// and the key segments to rebase with their maxima.
+type KeyRule = (Item, usize, u128, Vec<(Vec<Seg>, u128)>);
+
 type FundPlan = (
 	Item,
 	(Vec<Seg>, u128),
@@ -993,9 +997,46 @@ fn compile(
 		.first()
 		.cloned()
 		.unwrap_or_else(|| opts.profile.clone());
-	let types = meta.types();
 
-	// set
+	plan_sets(profile, meta, &mut plan, &mut problems);
+	plan_deletes(profile, meta, &mut plan, &mut problems);
+	plan_authorities(opts, profile, meta, &main_file, &mut plan, &mut problems)?;
+	plan_sudo(profile, meta, &mut plan, &mut problems);
+	plan_code(opts, profile, header, &mut plan)?;
+	let (warmup, key_rules) =
+		plan_rebase(opts, profile, meta, h, &main_file, &mut plan, &mut problems)?;
+	let fund_plan = plan_fund(
+		profile,
+		meta,
+		&main_file,
+		&mut problems,
+		warnings,
+		progress,
+	);
+
+	plan.skipped = std::mem::take(&mut problems.skipped);
+	if !problems.list.is_empty() {
+		return Err(ForkError::Profile {
+			problems: problems.list,
+		});
+	}
+	apply_key_rebase(reader, meta, h, warmup, key_rules, &mut plan)?;
+	apply_funding(
+		reader,
+		profile,
+		meta,
+		fund_plan,
+		&main_file,
+		&mut plan,
+		&mut problems,
+		progress,
+	)?;
+	Ok((plan, warmup))
+}
+
+/// The profile's `set` entries: each value encoded at its key.
+fn plan_sets(profile: &Profile, meta: &Meta, plan: &mut Plan, problems: &mut Problems) {
+	let types = meta.types();
 	for s in &profile.set {
 		let Some(item) = problems.resolve(
 			meta,
@@ -1024,7 +1065,10 @@ fn compile(
 			),
 		}
 	}
-	// delete
+}
+
+/// The profile's `delete` and `delete_prefix` entries.
+fn plan_deletes(profile: &Profile, meta: &Meta, plan: &mut Plan, problems: &mut Problems) {
 	for d in &profile.delete {
 		let Some(item) =
 			problems.resolve(meta, &d.file, &d.path, d.entry.item(), d.entry.optional())
@@ -1062,7 +1106,18 @@ fn compile(
 		}
 	}
 
-	// authorities
+}
+
+/// The profile's `authorities`: dev keys for Aura and GRANDPA (and the well-known key).
+fn plan_authorities(
+	opts: &ForkOptions,
+	profile: &Profile,
+	meta: &Meta,
+	main_file: &Path,
+	plan: &mut Plan,
+	problems: &mut Problems,
+) -> Result<()> {
+	let types = meta.types();
 	let a = &profile.authorities;
 	let count = opts.validators.or(a.validators);
 	match count {
@@ -1200,7 +1255,12 @@ fn compile(
 		}
 	}
 
-	// sudo
+	Ok(())
+}
+
+/// The profile's `sudo` key.
+fn plan_sudo(profile: &Profile, meta: &Meta, plan: &mut Plan, problems: &mut Problems) {
+	let types = meta.types();
 	if let Some(s) = &profile.sudo {
 		let (item_name, account) = match &s.entry {
 			SudoSection::Account(a) => ("Sudo.Key".to_string(), a.clone()),
@@ -1220,7 +1280,15 @@ fn compile(
 		}
 	}
 
-	// code
+}
+
+/// The runtime override (`--code` or the profile's `code`).
+fn plan_code(
+	opts: &ForkOptions,
+	profile: &Profile,
+	header: &crate::format::Header,
+	plan: &mut Plan,
+) -> Result<()> {
 	let code_path = opts.code.clone().or_else(|| profile.code.clone());
 	if let Some(path) = code_path {
 		let bytes =
@@ -1244,10 +1312,24 @@ fn compile(
 		plan.code = Some(rt);
 	}
 
-	// rebase
+	Ok(())
+}
+
+/// The warm-up and the block-number items to rebase (`rebase-block-numbers`): the chosen
+/// warm-up and the rules for items whose keys hold block numbers.
+fn plan_rebase(
+	opts: &ForkOptions,
+	profile: &Profile,
+	meta: &Meta,
+	h: u64,
+	main_file: &Path,
+	plan: &mut Plan,
+	problems: &mut Problems,
+) -> Result<(Option<u64>, Vec<KeyRule>)> {
+	let types = meta.types();
 	let mut warmup = None;
 	let rebase_wanted = !profile.rebase.is_empty() && !opts.no_rebase;
-	let mut key_rules: Vec<(Item, usize, u128, Vec<(Vec<Seg>, u128)>)> = Vec::new();
+	let mut key_rules: Vec<KeyRule> = Vec::new();
 	// The warm-up is a block number of the fork: it must fit the chain's block-number type,
 	// also once moved to the snapshot block's phase (`period`).
 	let given = match (opts.warmup, &profile.warmup) {
@@ -1351,7 +1433,19 @@ fn compile(
 		}
 	}
 
-	// fund (parsed now, values read below)
+	Ok((warmup, key_rules))
+}
+
+/// The funded accounts (`fund`), parsed now; their balances are read and raised later.
+fn plan_fund(
+	profile: &Profile,
+	meta: &Meta,
+	main_file: &Path,
+	problems: &mut Problems,
+	warnings: &mut Vec<String>,
+	progress: &mut dyn FnMut(&str),
+) -> Option<FundPlan> {
+	let types = meta.types();
 	let fund = &profile.fund;
 	// Per funded account: its storage key, its id, the index of its `fund.accounts` entry, its
 	// index within the entry, and the amount.
@@ -1490,14 +1584,20 @@ fn compile(
 		}
 	}
 
-	plan.skipped = std::mem::take(&mut problems.skipped);
-	if !problems.list.is_empty() {
-		return Err(ForkError::Profile {
-			problems: problems.list,
-		});
-	}
+	fund_plan
+}
 
-	// Rebased keys: read the items, delete the old keys and set the new ones.
+/// Rebased keys: reads the items whose keys hold block numbers, deletes the old keys and
+/// sets the new ones.
+fn apply_key_rebase(
+	reader: &mut Reader,
+	meta: &Meta,
+	h: u64,
+	warmup: Option<u64>,
+	key_rules: Vec<KeyRule>,
+	plan: &mut Plan,
+) -> Result<()> {
+	let types = meta.types();
 	if let Some(w) = warmup {
 		let shift = Shift { h, w };
 		for (item, index, max, paths) in key_rules {
@@ -1543,7 +1643,21 @@ fn compile(
 		}
 	}
 
-	// Funding: read the accounts and issuance, add the amounts.
+	Ok(())
+}
+
+/// Funding: reads the funded accounts and the issuance, adds the amounts.
+fn apply_funding(
+	reader: &mut Reader,
+	profile: &Profile,
+	meta: &Meta,
+	fund_plan: Option<FundPlan>,
+	main_file: &Path,
+	plan: &mut Plan,
+	problems: &mut Problems,
+	progress: &mut dyn FnMut(&str),
+) -> Result<()> {
+	let types = meta.types();
 	if let Some((item, (free, free_max), providers, accounts, issuance)) = fund_plan {
 		let mut wanted: BTreeSet<Vec<u8>> = accounts.iter().map(|a| a.0.clone()).collect();
 		wanted.extend(issuance.iter().map(|i| i.prefix.to_vec()));
@@ -1666,13 +1780,13 @@ fn compile(
 		}
 		if !problems.list.is_empty() {
 			return Err(ForkError::Profile {
-				problems: problems.list,
+				problems: std::mem::take(&mut problems.list),
 			});
 		}
 		let Some(total) = total else {
 			return Err(ForkError::Profile {
 				problems: vec![Problem {
-					file: main_file.clone(),
+					file: main_file.to_path_buf(),
 					path: "fund.accounts".into(),
 					message: format!(
 						"the funded amounts add up to more than {} (2^128 − 1), more than any \
@@ -1725,9 +1839,10 @@ fn compile(
 		}
 		if !problems.list.is_empty() {
 			return Err(ForkError::Profile {
-				problems: problems.list,
+				problems: std::mem::take(&mut problems.list),
 			});
 		}
 	}
-	Ok((plan, warmup))
+	Ok(())
 }
+
