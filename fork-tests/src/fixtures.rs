@@ -1,11 +1,8 @@
 //! Chains the tests start from: a sealed fork of a test chain, as `stagenet fork` makes it.
 
 use crate::{harness::repo_root, solo::SoloNode};
-use stagenet_snapshot::{
-	download,
-	fork::{fork, ForkOptions},
-	DownloadOptions, Progress,
-};
+use stagenet_fork::{fork, ForkOptions};
+use stagenet_snapshot::{download, DownloadOptions, Progress};
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 /// Starts a dev node of the test chain, lets it produce 6 blocks, snapshots its finalized
@@ -437,10 +434,10 @@ pub async fn replay_source(dir: &std::path::Path) -> ReplaySource {
 		.wait_for_block(last_block + 1, Duration::from_secs(60))
 		.await;
 	let capture = dir.join("traffic.capture.db");
-	let summary = stagenet_snapshot::capture::capture(
-		&stagenet_snapshot::capture::CaptureOptions {
+	let summary = stagenet_capture::capture(
+		&stagenet_capture::CaptureOptions {
 			force: true,
-			..stagenet_snapshot::capture::CaptureOptions::new(
+			..stagenet_capture::CaptureOptions::new(
 				source.url(),
 				h + 1,
 				last_block,
@@ -457,7 +454,7 @@ pub async fn replay_source(dir: &std::path::Path) -> ReplaySource {
 		)
 	});
 	drop(source);
-	let captured = stagenet_snapshot::capture::read_capture(&capture)
+	let captured = stagenet_capture::read_capture(&capture)
 		.await
 		.unwrap_or_else(|e| panic!("read back `{}`: {e}", capture.display()));
 	let signed = captured

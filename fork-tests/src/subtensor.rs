@@ -414,7 +414,7 @@ pub async fn last_epoch_block(
 pub async fn subtensor_source(dir: &Path) -> SubtensorSource {
 	use crate::harness::start_network_from_spec;
 	use stagenet_chain::client::Chain;
-	use stagenet_snapshot::fork::{fork, ForkOptions};
+	use stagenet_fork::{fork, ForkOptions};
 	use std::time::Duration;
 	use subxt::dynamic::Value;
 	use subxt_signer::sr25519::dev;
@@ -898,10 +898,10 @@ pub async fn subtensor_source(dir: &Path) -> SubtensorSource {
 		tokio::time::sleep(Duration::from_secs(1)).await;
 	}
 	let capture = dir.join("window.capture.db");
-	stagenet_snapshot::capture::capture(
-		&stagenet_snapshot::capture::CaptureOptions {
+	stagenet_capture::capture(
+		&stagenet_capture::CaptureOptions {
 			force: true,
-			..stagenet_snapshot::capture::CaptureOptions::new(url.clone(), h + 1, last, &capture)
+			..stagenet_capture::CaptureOptions::new(url.clone(), h + 1, last, &capture)
 		},
 		&|_| {},
 	)

@@ -3,12 +3,10 @@
 //! checksummed and verified against the block's state root; and the capture of block windows
 //! (extrinsics, events, weights) into a SQLite database.
 
-pub mod capture;
 pub mod chain;
 pub mod diff;
 pub mod download;
 pub mod error;
-pub mod fork;
 pub mod format;
 pub mod inspect;
 pub mod plan;

@@ -10,7 +10,7 @@ use stagenet_fork_tests::{
 	harness::{repo_root, runtime_wasm, start_network, wait_for},
 	solo::SoloNode,
 };
-use stagenet_snapshot::capture::{
+use stagenet_capture::{
 	capture, read_capture, Capture, CaptureError, CaptureOptions, CaptureProgress, CaptureSummary,
 	StoredBlock, StoredExtrinsic,
 };

@@ -10,11 +10,8 @@ use stagenet_fork_tests::{
 	harness::{repo_root, start_network_from_spec, test_chain_dir},
 	solo::SoloNode,
 };
-use stagenet_snapshot::{
-	download,
-	fork::{fork, ForkOptions, ForkSummary},
-	BlockRef, DownloadOptions, Progress,
-};
+use stagenet_fork::{fork, ForkOptions, ForkSummary};
+use stagenet_snapshot::{download, BlockRef, DownloadOptions, Progress};
 use std::{
 	path::{Path, PathBuf},
 	sync::Arc,

@@ -15,7 +15,7 @@ use stagenet_fork_tests::{
 	},
 };
 use stagenet_chain::keys;
-use stagenet_snapshot::fork::{fork, ForkOptions, ForkSummary};
+use stagenet_fork::{fork, ForkOptions, ForkSummary};
 use std::path::{Path, PathBuf};
 
 fn out_dir(name: &str) -> PathBuf {

@@ -2,7 +2,7 @@
 
 use crate::failure::Failure;
 use stagenet_config::exit::Exit;
-use stagenet_snapshot::capture::{capture, CaptureOptions, CaptureProgress};
+use stagenet_capture::{capture, CaptureOptions, CaptureProgress};
 use std::{
 	path::PathBuf,
 	sync::Mutex,

@@ -2,7 +2,7 @@
 
 use crate::failure::Failure;
 use stagenet_config::exit::Exit;
-use stagenet_snapshot::fork::{fork, ForkOptions, ForkSummary};
+use stagenet_fork::{fork, ForkOptions, ForkSummary};
 use std::path::PathBuf;
 
 /// Arguments of `stagenet fork`.

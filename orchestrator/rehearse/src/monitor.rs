@@ -9,7 +9,7 @@
 //! the store as it is seen, and is kept in memory for the gates.
 
 use crate::{logscan::LogFollower, prometheus, prometheus::Histogram};
-use stagenet_snapshot::capture::{BlockReader, LiveBlock};
+use stagenet_capture::{BlockReader, LiveBlock};
 use crate::events::{EventBus, RunEvent};
 use stagenet_store::{
 	BlockLimits, BlockRecord, EventRecord, ExtrinsicRecord, Finding, FindingKind, NodeHeight,

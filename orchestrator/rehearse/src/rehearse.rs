@@ -21,7 +21,8 @@ use stagenet_network::{
 	state::{Phase, RunState, STATE_FILE},
 	DynProvider, Fault, Network, NetworkPlan,
 };
-use stagenet_snapshot::{download, fork::fork, fork::ForkOptions, DownloadOptions, Progress};
+use stagenet_fork::{fork, ForkOptions};
+use stagenet_snapshot::{download, DownloadOptions, Progress};
 use stagenet_store::{FindingKind, NodeRecord, RunRecord, RunReport, StepRecord, Store, Verdict};
 use std::{
 	path::{Path, PathBuf},
@@ -446,7 +447,7 @@ async fn prepare_and_run(
 	)
 	.map_err(|e| match e {
 		// `rehearse` has no `--validators`: the topology says how many.
-		stagenet_snapshot::fork::ForkError::TooManyValidators {
+		stagenet_fork::ForkError::TooManyValidators {
 			asked,
 			max,
 			constant,

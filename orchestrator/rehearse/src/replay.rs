@@ -28,7 +28,7 @@ use stagenet_config::{
 	exit::{Exit, ExitStatus},
 	ReplayRate,
 };
-use stagenet_snapshot::capture::{
+use stagenet_capture::{
 	read_capture, read_runtimes, Capture, CaptureError, StoredBlock, StoredExtrinsic, StoredRuntime,
 };
 use stagenet_store::{CallTally, Divergence, DivergenceKind, ReplayRecord};

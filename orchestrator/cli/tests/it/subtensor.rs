@@ -205,7 +205,7 @@ async fn a_subtensor_fork_keeps_the_epoch_phase_runs_loads_and_keeps_epochs_afte
 	// Epochs on the fork, on the source's schedule: fork block f stands for source block
 	// f − W + H (W ≡ H modulo 361, and 19 divides 361).
 	let h = i128::from(source.from - 1);
-	let w = i128::from(stagenet_snapshot::fork::rebase::choose_warmup(
+	let w = i128::from(stagenet_fork::rebase::choose_warmup(
 		source.from - 1,
 		50,
 		Some(361),

@@ -4,7 +4,7 @@
 
 use serde_yaml::Value as Yaml;
 use stagenet_config::CallSpec;
-use stagenet_snapshot::fork::{encode, meta::closest};
+use stagenet_fork::{encode, meta::closest};
 use subxt::{
 	ext::scale_encode::{self, EncodeAsFields, FieldIter, TypeResolver},
 	transactions::Payload,
@@ -71,7 +71,7 @@ impl ResolvedCall {
 			let value = spec.args.get(&field).cloned().ok_or_else(|| {
 				format!(
 					"`{name}` needs the argument `{field}` (of type `{}`) (hint: its arguments are {})",
-					stagenet_snapshot::fork::meta::short_name(metadata.types(), f.ty.id),
+					stagenet_fork::meta::short_name(metadata.types(), f.ty.id),
 					variant
 						.fields
 						.iter()

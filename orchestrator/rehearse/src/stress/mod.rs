@@ -235,7 +235,7 @@ pub async fn stress(
 
 	// The watcher follows blocks from now on (setup included).
 	let reader =
-		stagenet_snapshot::capture::BlockReader::connect(&opts.url, Duration::from_secs(20), 3)
+		stagenet_capture::BlockReader::connect(&opts.url, Duration::from_secs(20), 3)
 			.await
 			.map_err(|e| StressError::Infrastructure(format!("connect the block reader: {e}")))?;
 	let start_block = chain.best_number().await.map_err(infra("best block"))?;

@@ -3,7 +3,7 @@
 //! weight, length, limits, time, finality lag and the pool's ready count.
 
 use stagenet_chain::client::Chain;
-use stagenet_snapshot::capture::BlockReader;
+use stagenet_capture::BlockReader;
 use stagenet_store::StressBlock;
 use std::{
 	collections::{BTreeMap, HashMap},
@@ -119,7 +119,7 @@ impl Tracker {
 		self.base_extrinsic.load(Ordering::Relaxed)
 	}
 
-	fn record(&self, block: &stagenet_snapshot::capture::LiveBlock, seen: Instant) -> u64 {
+	fn record(&self, block: &stagenet_capture::LiveBlock, seen: Instant) -> u64 {
 		let seen_ms = self
 			.origin
 			.get()

@@ -1,5 +1,5 @@
 //! The capture database: SQLite through sqlx, schema versioned by the migrations in
-//! `snapshot/migrations/capture/`. One writer connection holds an exclusive lock for the whole
+//! `snapshot/capture/migrations/`. One writer connection holds an exclusive lock for the whole
 //! capture; each block is written in one transaction, so a block row exists only when the
 //! block is complete.
 
@@ -23,7 +23,7 @@ use std::{
 };
 
 /// The capture schema's migrations.
-pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("./migrations/capture");
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// SQLite's primary result code for a full disk (`SQLITE_FULL`).
 const SQLITE_FULL: i32 = 13;
@@ -455,7 +455,7 @@ impl From<sqlx::Error> for WriteError {
 #[cfg(test)]
 mod tests {
 	use super::*;
-	use crate::capture::{
+	use crate::{
 		decode::{CapturedEvent, CapturedExtrinsic, ClassWeights},
 		read::read_capture,
 	};

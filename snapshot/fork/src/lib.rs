@@ -16,7 +16,7 @@ pub mod rebase;
 pub use error::ForkError;
 pub use profile::{Problem, Profile};
 
-use crate::{
+use stagenet_snapshot::{
 	format::{RuntimeInfo, CHILD_STORAGE_PREFIX},
 	reader::Reader,
 	spec::runtime_version_of_code,
@@ -473,10 +473,10 @@ fn each_pair(
 		path: path.clone(),
 		source: Box::new(source),
 	})?;
-	for pair in crate::format::pairs(&raw) {
+	for pair in stagenet_snapshot::format::pairs(&raw) {
 		let (k, v) = pair.map_err(|at| ForkError::Snapshot {
 			path: path.clone(),
-			source: Box::new(crate::SnapshotError::Corrupt {
+			source: Box::new(stagenet_snapshot::SnapshotError::Corrupt {
 				path: path.clone(),
 				chunk: Some(i as u64),
 				reason: format!("its pairs are torn at byte {at}"),
@@ -605,7 +605,7 @@ pub fn fork(opts: &ForkOptions, mut progress: impl FnMut(&str)) -> Result<ForkSu
 	if !header.verified {
 		return Err(ForkError::Snapshot {
 			path: opts.snapshot.clone(),
-			source: Box::new(crate::SnapshotError::InvalidInput {
+			source: Box::new(stagenet_snapshot::SnapshotError::InvalidInput {
 				reason: "its state root could not be verified from its pairs".into(),
 				hint: "only verified snapshots are forked; take it again with `stagenet snapshot`"
 					.into(),
@@ -620,7 +620,7 @@ pub fn fork(opts: &ForkOptions, mut progress: impl FnMut(&str)) -> Result<ForkSu
 		})?;
 	let meta = Meta::decode(&metadata).map_err(|e| ForkError::Snapshot {
 		path: opts.snapshot.clone(),
-		source: Box::new(crate::SnapshotError::Metadata {
+		source: Box::new(stagenet_snapshot::SnapshotError::Metadata {
 			reason: format!("it does not decode: {e}"),
 		}),
 	})?;
@@ -984,7 +984,7 @@ fn compile(
 	opts: &ForkOptions,
 	profile: &Profile,
 	meta: &Meta,
-	header: &crate::format::Header,
+	header: &stagenet_snapshot::format::Header,
 	h: u64,
 	reader: &mut Reader,
 	warnings: &mut Vec<String>,
@@ -1286,7 +1286,7 @@ fn plan_sudo(profile: &Profile, meta: &Meta, plan: &mut Plan, problems: &mut Pro
 fn plan_code(
 	opts: &ForkOptions,
 	profile: &Profile,
-	header: &crate::format::Header,
+	header: &stagenet_snapshot::format::Header,
 	plan: &mut Plan,
 ) -> Result<()> {
 	let code_path = opts.code.clone().or_else(|| profile.code.clone());

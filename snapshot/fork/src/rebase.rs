@@ -569,7 +569,7 @@ mod tests {
 #[cfg(test)]
 mod value_tests {
 	use super::*;
-	use crate::fork::encode::tests::{registry, Axon};
+	use crate::encode::tests::{registry, Axon};
 	use parity_scale_codec::Encode;
 	use scale_info::MetaType;
 

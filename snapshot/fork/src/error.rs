@@ -1,7 +1,7 @@
 //! Errors of `stagenet fork`.
 
 use super::profile::Problem;
-use crate::SnapshotError;
+use stagenet_snapshot::SnapshotError;
 use stagenet_config::exit::{Exit, ExitStatus};
 use std::path::PathBuf;
 
@@ -18,7 +18,7 @@ pub enum ForkError {
 	Unordered {
 		/// The two keys.
 		#[source]
-		source: crate::trie::OrderError,
+		source: stagenet_snapshot::trie::OrderError,
 	},
 	/// The snapshot cannot be read or does not verify; a fork is never built from it.
 	#[error("refusing to fork `{path}`: {source}")]

@@ -99,7 +99,7 @@ impl Source {
 		// The first connection is checked: an endpoint that is not a node (an HTML page,
 		// garbage, silence) fails in seconds, not after every retry.
 		let client =
-			crate::rpc::open_checked(builder(policy.request_timeout), url, policy.request_timeout)
+			stagenet_snapshot::rpc::open_checked(builder(policy.request_timeout), url, policy.request_timeout)
 				.await
 				.map_err(|e| {
 					let hint = e.hint().to_string();
@@ -280,7 +280,7 @@ async fn open(url: &str, timeout: Duration) -> Result<RpcClient, BoxError> {
 /// credentials (user info and query string), for messages and the capture's metadata.
 pub(crate) fn check_url(url: &str) -> Result<String, CaptureError> {
 	let shown = stagenet_chain::url::redact(url);
-	crate::rpc::check_ws_url(url).map_err(|p| CaptureError::InvalidUrl {
+	stagenet_snapshot::rpc::check_ws_url(url).map_err(|p| CaptureError::InvalidUrl {
 		url: shown.clone(),
 		reason: p.reason,
 		hint: p.hint,
