@@ -5,7 +5,10 @@
 //! runtime override that migrates at block 1. The same checks fail on a fork built with
 //! `--no-rebase`, which shows that rebasing is what makes them hold.
 
-use stagenet_chain::{client::Chain, hash::storage_prefix};
+use stagenet_chain::{
+	client::{Chain, Refused},
+	hash::storage_prefix,
+};
 use stagenet_fork_tests::{
 	harness::{repo_root, start_network_from_spec, test_chain_dir},
 	solo::SoloNode,
@@ -98,7 +101,7 @@ async fn epochs(chain: &Chain, netuid: u128, from: u64, to: u64) -> Vec<u64> {
 
 /// `set_weights` by Dave dry-run at the blocks `limit_at - 1` and `limit_at`: refused, then
 /// allowed. Returns the two outcomes.
-async fn rate_limit_edge(chain: &Chain, limit_at: u64) -> (Result<(), String>, Result<(), String>) {
+async fn rate_limit_edge(chain: &Chain, limit_at: u64) -> (Result<(), Refused>, Result<(), Refused>) {
 	let dave = dev::dave();
 	let mut out = Vec::new();
 	for n in [limit_at - 1, limit_at] {
@@ -436,7 +439,7 @@ async fn fork_runs_like_the_source_from_block_w_with_three_dev_validators() {
 	assert!(
 		refused
 			.as_ref()
-			.is_err_and(|e| e.contains("bad signature") || e.contains("Invalid")),
+			.is_err_and(|e| e.reason.contains("bad signature") || e.reason.contains("Invalid")),
 		"fork accepted a source transaction: {refused:?}"
 	);
 	let best_a = fork_a.best_hash().await.expect("best");
@@ -454,7 +457,7 @@ async fn fork_runs_like_the_source_from_block_w_with_three_dev_validators() {
 	assert!(
 		refused
 			.as_ref()
-			.is_err_and(|e| e.contains("bad signature") || e.contains("Invalid")),
+			.is_err_and(|e| e.reason.contains("bad signature") || e.reason.contains("Invalid")),
 		"source accepted a fork transaction: {refused:?}"
 	);
 	// …and the fork's own transaction is valid there.

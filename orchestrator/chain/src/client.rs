@@ -85,6 +85,30 @@ pub enum ChainError {
 /// Result of this module.
 pub type Result<T, E = ChainError> = std::result::Result<T, E>;
 
+/// A transaction the runtime or the node's pool refused, with the reason as given
+/// (`Pallet::Error`, `BadOrigin`, `invalid: …`, the pool's message): an outcome to report, not
+/// a failure to reach the node.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct Refused {
+	/// Why.
+	pub reason: String,
+}
+
+impl Refused {
+	fn new(reason: impl Into<String>) -> Self {
+		Self {
+			reason: reason.into(),
+		}
+	}
+}
+
+impl From<&str> for Refused {
+	fn from(reason: &str) -> Self {
+		Self::new(reason)
+	}
+}
+
 /// Adds context to the errors of lower layers.
 trait Context<T> {
 	/// Turns the error into [`ChainError::Client`] described by `what()`.
@@ -835,7 +859,7 @@ impl Chain {
 		&self,
 		extrinsic: &[u8],
 		at: H256,
-	) -> Result<std::result::Result<(), String>> {
+	) -> Result<std::result::Result<(), Refused>> {
 		let bytes = self
 			.rpc
 			.dry_run(extrinsic, Some(at))
@@ -855,22 +879,25 @@ impl Chain {
 								.map(|v| format!("{}::{}", p.name(), v.name))
 						})
 						.unwrap_or_else(|| format!("Module({}, {})", b[3], b[4]));
-					Ok(Err(name))
+					Ok(Err(Refused::new(name)))
 				} else {
-					Ok(Err(format!("dispatch error 0x{}", hex::encode(&b[2..]))))
+					Ok(Err(Refused::new(format!(
+						"dispatch error 0x{}",
+						hex::encode(&b[2..])
+					))))
 				}
 			}
-			_ => Ok(Err(format!("invalid: 0x{}", hex::encode(b)))),
+			_ => Ok(Err(Refused::new(format!("invalid: 0x{}", hex::encode(b))))),
 		}
 	}
 
 	/// Submits an encoded extrinsic as it is (`author_submitExtrinsic`); the node's error
 	/// message when it refuses it.
-	pub async fn submit_raw(&self, extrinsic: &[u8]) -> std::result::Result<H256, String> {
+	pub async fn submit_raw(&self, extrinsic: &[u8]) -> std::result::Result<H256, Refused> {
 		self.rpc
 			.author_submit_extrinsic(extrinsic)
 			.await
-			.map_err(|e| e.to_string())
+			.map_err(|e| Refused::new(e.to_string()))
 	}
 
 	/// Hash of block `number` on the best chain, waiting until it exists.
@@ -1131,13 +1158,13 @@ impl Chain {
 	pub async fn submit_extrinsic(
 		&self,
 		extrinsic: &[u8],
-	) -> Result<std::result::Result<H256, String>> {
+	) -> Result<std::result::Result<H256, Refused>> {
 		match self.rpc.author_submit_extrinsic(extrinsic).await {
 			Ok(hash) => Ok(Ok(hash)),
-			Err(subxt::rpcs::Error::User(e)) => Ok(Err(match &e.data {
+			Err(subxt::rpcs::Error::User(e)) => Ok(Err(Refused::new(match &e.data {
 				Some(data) => format!("{} ({})", e.message, data.get()),
 				None => e.message.clone(),
-			})),
+			}))),
 			Err(e) => Err(ChainError::Client {
 				context: format!("author_submitExtrinsic on {}", self.url),
 				source: Box::new(e),

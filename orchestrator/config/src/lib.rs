@@ -8,7 +8,8 @@ pub mod stress;
 pub mod topology;
 
 pub use scenario::{
-	Check, FaultAction, ForkSettings, Gates, Operand, ReplayRate, Scenario, ScenarioError, Source,
+	BadReplayRate, Check, FaultAction, ForkSettings, Gates, Operand, ReplayRate, Scenario,
+	ScenarioError, Source,
 	Step, UpgradeVia, SCENARIO_VERSION,
 };
 pub use stress::{

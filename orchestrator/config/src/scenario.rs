@@ -224,9 +224,21 @@ pub enum ReplayRate {
 	Factor(f64),
 }
 
+/// A replay rate that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BadReplayRate {
+	/// Neither a name nor a factor.
+	#[error("expected `as-captured`, `max` or a factor like `2x`, saw `{0}`")]
+	Unknown(String),
+	/// A factor that is not a positive number.
+	#[error("expected a positive factor before `x` (`2x`, `0.5x`), saw `{0}`")]
+	BadFactor(String),
+}
+
 impl ReplayRate {
 	/// Parses `as-captured`, `max`, `2x`, `2×`, `0.5x`.
-	pub fn parse(text: &str) -> Result<ReplayRate, String> {
+	pub fn parse(text: &str) -> Result<ReplayRate, BadReplayRate> {
 		let t = text.trim();
 		match t {
 			"as-captured" | "as_captured" | "1x" | "1×" => return Ok(ReplayRate::AsCaptured),
@@ -236,14 +248,10 @@ impl ReplayRate {
 		let number = t
 			.strip_suffix('x')
 			.or_else(|| t.strip_suffix('×'))
-			.ok_or_else(|| {
-				format!("expected `as-captured`, `max` or a factor like `2x`, saw `{t}`")
-			})?;
+			.ok_or_else(|| BadReplayRate::Unknown(t.to_string()))?;
 		match number.trim().parse::<f64>() {
 			Ok(f) if f.is_finite() && f > 0.0 => Ok(ReplayRate::Factor(f)),
-			_ => Err(format!(
-				"expected a positive factor before `x` (`2x`, `0.5x`), saw `{t}`"
-			)),
+			_ => Err(BadReplayRate::BadFactor(t.to_string())),
 		}
 	}
 

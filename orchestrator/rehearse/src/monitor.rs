@@ -171,7 +171,7 @@ impl Monitor {
 	}
 
 	/// Waits until a block at or above `number` is in the ledger, up to `timeout`.
-	pub async fn wait_for_block(&self, number: u64, timeout: Duration) -> Result<(), String> {
+	pub(crate) async fn wait_for_block(&self, number: u64, timeout: Duration) -> Result<(), String> {
 		let deadline = Instant::now() + timeout;
 		loop {
 			let (recorded, observed) = {

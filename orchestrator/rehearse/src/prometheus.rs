@@ -98,7 +98,7 @@ pub fn parse(page: &str) -> NodeMetrics {
 }
 
 /// Scrapes `url` (`http://127.0.0.1:port/metrics` or without the path) within `timeout`.
-pub async fn scrape(url: &str, timeout: Duration) -> Result<NodeMetrics, String> {
+pub(crate) async fn scrape(url: &str, timeout: Duration) -> Result<NodeMetrics, String> {
 	let page = tokio::time::timeout(timeout, fetch(url))
 		.await
 		.map_err(|_| format!("no answer from {url} within {timeout:?}"))??;

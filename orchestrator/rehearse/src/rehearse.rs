@@ -69,12 +69,13 @@ pub struct RehearseOptions {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RehearseError {
-	/// The scenario or a file it names is wrong (exit 2).
+	/// The scenario or a file it names is wrong (exit 2); the cause is the library error
+	/// that said so (or the rehearsal's own message).
 	#[error("{0}")]
-	BadInput(String),
-	/// Something the rehearsal depends on failed (exit 3).
+	BadInput(#[source] Cause),
+	/// Something the rehearsal depends on failed (exit 3); the cause as above.
 	#[error("{0}")]
-	Infrastructure(String),
+	Infrastructure(#[source] Cause),
 }
 
 impl RehearseError {
@@ -96,12 +97,16 @@ impl ExitStatus for RehearseError {
 	}
 }
 
-fn bad(e: impl std::fmt::Display) -> RehearseError {
-	RehearseError::BadInput(e.to_string())
+/// A cause of a failed rehearsal: the library error it came from (kept whole, for
+/// `Error::source`), or a message of the rehearsal's own.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+fn bad(e: impl Into<Cause>) -> RehearseError {
+	RehearseError::BadInput(e.into())
 }
 
-fn infra(e: impl std::fmt::Display) -> RehearseError {
-	RehearseError::Infrastructure(e.to_string())
+fn infra(e: impl Into<Cause>) -> RehearseError {
+	RehearseError::Infrastructure(e.into())
 }
 
 /// Checks the files the steps name that can be checked before anything starts: every upgrade

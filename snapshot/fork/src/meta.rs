@@ -99,7 +99,7 @@ fn did_you_mean(names: &[String]) -> String {
 
 impl Meta {
 	/// Decodes `RuntimeMetadataPrefixed` bytes.
-	pub fn decode(bytes: &[u8]) -> Result<Self, String> {
+	pub(crate) fn decode(bytes: &[u8]) -> Result<Self, String> {
 		let md = Metadata::decode_from(bytes).map_err(|e| e.to_string())?;
 		Ok(Self { md })
 	}
@@ -110,7 +110,7 @@ impl Meta {
 	}
 
 	/// The storage item `Pallet.Item`; an unknown name gets the closest names as a hint.
-	pub fn item(&self, path: &str) -> Result<Item, String> {
+	pub(crate) fn item(&self, path: &str) -> Result<Item, String> {
 		let Some((pallet, name)) = path.split_once('.') else {
 			return Err(format!(
 				"`{path}` is not `Pallet.Item` (hint: write e.g. `System.Account`)"

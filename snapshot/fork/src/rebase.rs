@@ -21,7 +21,7 @@ pub enum Seg {
 }
 
 /// Parses `data.free`, `[*]`, `[*].1`, `block`; the empty string is the whole value.
-pub fn parse_path(text: &str) -> Result<Vec<Seg>, String> {
+pub(crate) fn parse_path(text: &str) -> Result<Vec<Seg>, String> {
 	let mut segs = Vec::new();
 	let mut rest = text.trim();
 	while !rest.is_empty() {
@@ -59,7 +59,7 @@ pub fn parse_path(text: &str) -> Result<Vec<Seg>, String> {
 
 /// Checks a path against a type; returns the largest value of the unsigned integer it ends
 /// at (a block number), or says what is there instead.
-pub fn check_path(types: &PortableRegistry, ty: u32, path: &[Seg]) -> Result<u128, String> {
+pub(crate) fn check_path(types: &PortableRegistry, ty: u32, path: &[Seg]) -> Result<u128, String> {
 	let mut id = ty;
 	let mut i = 0;
 	for _ in 0..64 {
@@ -378,7 +378,7 @@ fn walk(
 
 /// Applies `f` to every number at the paths of a SCALE value of type `ty`; returns the new
 /// encoding.
-pub fn map_value(
+pub(crate) fn map_value(
 	types: &PortableRegistry,
 	ty: u32,
 	bytes: &[u8],
@@ -437,7 +437,7 @@ fn key_part_range(
 }
 
 /// Rebases key part `index` of a full storage key; returns the new key.
-pub fn map_key(
+pub(crate) fn map_key(
 	types: &PortableRegistry,
 	item: &Item,
 	key: &[u8],
@@ -466,7 +466,7 @@ pub fn map_key(
 
 /// Checks that key part `index` of `item` can be rebased: it exists, its hasher keeps the key
 /// and its type is an unsigned integer. Returns the type's maximum.
-pub fn check_key(types: &PortableRegistry, item: &Item, index: usize) -> Result<u128, String> {
+pub(crate) fn check_key(types: &PortableRegistry, item: &Item, index: usize) -> Result<u128, String> {
 	let part = item.keys.get(index).ok_or_else(|| {
 		format!(
 			"`{}` has {} key(s); there is no key {index}",

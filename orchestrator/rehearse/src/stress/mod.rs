@@ -668,7 +668,7 @@ async fn run_setup(
 		let mut refused = BTreeMap::<String, u64>::new();
 		for s in &signed {
 			if let Err(e) = chain.submit_raw(&s.bytes).await {
-				*refused.entry(submit::classify(&e)).or_default() += 1;
+				*refused.entry(submit::classify(&e.reason)).or_default() += 1;
 			}
 		}
 		let deadline = Instant::now() + SETUP_TIMEOUT;
