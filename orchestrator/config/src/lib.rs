@@ -3,6 +3,7 @@
 
 pub mod exit;
 pub mod files;
+pub mod parse;
 pub mod scenario;
 pub mod stress;
 pub mod topology;

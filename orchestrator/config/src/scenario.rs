@@ -42,7 +42,7 @@
 //! Steps and gates also accept snake_case keys (`wait_blocks`, `assert_storage`, …).
 
 use crate::exit::{Exit, ExitStatus};
-use crate::topology::{render, show, Parser, Problem};
+use crate::parse::{render, show, Parser, Problem};
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 use std::{

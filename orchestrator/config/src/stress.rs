@@ -54,7 +54,7 @@
 //!   snake_case spellings (`spec_name`, `each_account`, `max_in_flight`) are accepted.
 
 use crate::exit::{Exit, ExitStatus};
-use crate::topology::{render, Problem};
+use crate::parse::{render, Problem};
 use serde::Serialize;
 use serde_yaml::Value;
 use std::{

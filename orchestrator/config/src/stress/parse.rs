@@ -5,7 +5,7 @@ use super::{
 	Accounts, Action, Bounds, CallSpec, MixEntry, Rate, SetupCall, SpecVersions, StressProfile,
 	StressProfileError, STRESS_PROFILE_VERSION,
 };
-use crate::topology::{show, Parser, Problem};
+use crate::parse::{show, Parser, Problem};
 use serde::Deserialize;
 use serde_yaml::Value;
 use std::{collections::BTreeMap, path::Path, time::Duration};
