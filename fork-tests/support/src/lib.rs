@@ -11,7 +11,7 @@
 use std::{
 	io::Read,
 	path::{Path, PathBuf},
-	process::{Command, Output, Stdio},
+	process::{Child, Command, ExitStatus, Output, Stdio},
 	time::{Duration, Instant},
 };
 
@@ -227,12 +227,48 @@ macro_rules! require {
 /// deadline: a shell's children would otherwise keep its pipes open.
 pub fn try_output_within(mut cmd: Command, timeout: Duration) -> std::io::Result<Output> {
 	use std::os::unix::process::CommandExt as _;
-	let mut child = cmd
+	let child = cmd
 		.process_group(0)
 		.stdin(Stdio::null())
 		.stdout(Stdio::piped())
 		.stderr(Stdio::piped())
 		.spawn()?;
+	finish_within(child, timeout, true)
+}
+
+/// Waits for a child a test spawned itself (with piped output) to exit, collecting what it
+/// printed, for at most `timeout`; past it the child is killed and the test fails with what
+/// it printed so far.
+#[track_caller]
+pub fn wait_with_output_within(child: Child, timeout: Duration) -> Output {
+	match finish_within(child, timeout, false) {
+		Ok(out) => out,
+		Err(e) => panic!("a spawned process: {e}"),
+	}
+}
+
+/// Waits for a child a test spawned itself to exit, for at most `timeout`; past it the child
+/// is killed and the test fails.
+#[track_caller]
+pub fn wait_within(child: &mut Child, timeout: Duration) -> ExitStatus {
+	let deadline = Instant::now() + timeout;
+	loop {
+		match child.try_wait() {
+			Ok(Some(status)) => return status,
+			Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+			Ok(None) => {
+				let _ = child.kill();
+				let _ = child.wait();
+				panic!("process {} still ran after {timeout:?}, killed", child.id());
+			}
+			Err(e) => panic!("cannot wait for process {}: {e}", child.id()),
+		}
+	}
+}
+
+/// Collects `child`'s output until it exits or `timeout` passes (then kills it, and its
+/// process group when `group` — the child leads one).
+fn finish_within(mut child: Child, timeout: Duration, group: bool) -> std::io::Result<Output> {
 	let stdout = child.stdout.take().map(drain);
 	let stderr = child.stderr.take().map(drain);
 	let deadline = Instant::now() + timeout;
@@ -241,9 +277,11 @@ pub fn try_output_within(mut cmd: Command, timeout: Duration) -> std::io::Result
 			break Some(status);
 		}
 		if Instant::now() >= deadline {
-			let _ = Command::new("kill")
-				.args(["-KILL", "--", &format!("-{}", child.id())])
-				.status();
+			if group {
+				let _ = Command::new("kill")
+					.args(["-KILL", "--", &format!("-{}", child.id())])
+					.status();
+			}
 			let _ = child.kill();
 			let _ = child.wait();
 			break None;
@@ -326,6 +364,23 @@ mod tests {
 		assert!(start.elapsed() < Duration::from_secs(10));
 		assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
 		assert!(err.to_string().contains("started"), "{err}");
+	}
+
+	#[test]
+	fn a_spawned_child_past_its_deadline_fails_the_test() {
+		let child = Command::new("sleep")
+			.arg("30")
+			.stdout(Stdio::piped())
+			.spawn()
+			.expect("sleep");
+		let start = Instant::now();
+		let failed = std::panic::catch_unwind(move || {
+			wait_with_output_within(child, Duration::from_millis(300))
+		});
+		assert!(failed.is_err(), "the deadline passed without a failure");
+		assert!(start.elapsed() < Duration::from_secs(10));
+		let mut quick = Command::new("true").spawn().expect("true");
+		assert!(wait_within(&mut quick, Duration::from_secs(20)).success());
 	}
 
 	#[test]

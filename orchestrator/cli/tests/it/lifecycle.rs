@@ -223,7 +223,7 @@ fn up_status_logs_and_down_work_from_other_shells_and_a_crash_leaves_nothing() {
 	assert_eq!(code, Some(0), "{err}");
 	assert!(out.contains(&format!("run {run_id} is down")), "{out}");
 	let mut up = up;
-	let status = up.0.wait().expect("wait up");
+	let status = stagenet_test_support::wait_within(&mut up.0, stagenet_test_support::LIMIT);
 	assert!(status.success(), "up exited with {status}");
 	assert!(run_processes(&run_id).is_empty());
 	assert_eq!(status_json(&run_id, &runs)["phase"], "down");

@@ -127,7 +127,7 @@ fn up_interrupted_while_starting_stops_every_node() {
 		.status()
 		.expect("kill");
 	assert!(kill.success());
-	let out = child.wait_with_output().expect("wait for stagenet");
+	let out = stagenet_test_support::wait_with_output_within(child, stagenet_test_support::LIMIT);
 	let stdout = String::from_utf8_lossy(&out.stdout);
 	let stderr = String::from_utf8_lossy(&out.stderr);
 	assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");

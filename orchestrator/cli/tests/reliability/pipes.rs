@@ -14,7 +14,7 @@ fn with_closed_stdout(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
 		.spawn()
 		.expect("spawn");
 	drop(child.stdout.take());
-	let out = child.wait_with_output().expect("wait");
+	let out = stagenet_test_support::wait_with_output_within(child, stagenet_test_support::LIMIT);
 	(
 		out.status.code(),
 		String::from_utf8_lossy(&out.stderr).into_owned(),

@@ -342,7 +342,8 @@ async fn a_resume_while_the_download_runs_is_refused_chain() {
 			let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
 		}
 		let seen = Seen {
-			code: first.0.wait().expect("wait").code(),
+			code: stagenet_test_support::wait_within(&mut first.0, stagenet_test_support::LIMIT)
+				.code(),
 			stdout: String::new(),
 			stderr,
 		};
