@@ -26,7 +26,7 @@ pub fn test_chain_dir() -> PathBuf {
 
 /// The test chain's node binary. Panics with a hint when it was not built.
 pub fn node_binary() -> PathBuf {
-	let path = test_chain_dir().join("stagenet-test-node");
+	let path = stagenet_test_support::test_node();
 	assert!(
 		path.exists(),
 		"test chain node `{}` is missing (hint: run `scripts/build-test-chain` first)",

@@ -12,15 +12,8 @@ use subxt::ext::{
 	frame_metadata::{RuntimeMetadata, RuntimeMetadataPrefixed},
 };
 
-/// The folder of the real Subtensor artefacts.
-pub fn artefacts_dir() -> PathBuf {
-	std::env::var_os("STAGENET_SUBTENSOR_DIR")
-		.map(PathBuf::from)
-		.unwrap_or_else(|| repo_root().join("../shared/subtensor"))
-}
-
 fn artefact(name: &str) -> PathBuf {
-	let path = artefacts_dir().join(name);
+	let path = stagenet_test_support::subtensor_dir().join(name);
 	assert!(
 		path.exists(),
 		"real Subtensor artefact `{}` is missing (hint: the tests read `../shared/subtensor/` \

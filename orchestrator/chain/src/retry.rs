@@ -48,7 +48,6 @@ impl Failure {
 pub fn is_oversized(code: i32, message: &str) -> bool {
 	let message = message.to_ascii_lowercase();
 	code == OVERSIZED_RESPONSE_CODE
-		|| message.contains("response is too big")
 		|| message.contains("too big")
 		|| message.contains("exceeded max limit")
 }

@@ -164,7 +164,7 @@ pub async fn run(args: RehearseArgs) -> Result<(), Failure> {
 				"run `{run_id}` already exists in the store `{}` (hint: choose another \
 				 `--run-id`, or leave it out for a fresh one; `stagenet report {run_id}` shows \
 				 the stored run)",
-				stagenet_store::db::redact(&args.database_url)
+				stagenet_chain::url::redact(&args.database_url)
 			),
 		));
 	}
@@ -241,7 +241,7 @@ pub async fn run(args: RehearseArgs) -> Result<(), Failure> {
 	println!("reports: {}", written.join(", "));
 	println!(
 		"store: {} (rebuild with `stagenet report {run_id} --format html{}`)",
-		stagenet_store::db::redact(&args.database_url),
+		stagenet_chain::url::redact(&args.database_url),
 		if args.database_url == DEFAULT_DATABASE {
 			String::new()
 		} else {

@@ -186,7 +186,7 @@ pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
 			} else {
 				format!(
 					" --database-url {}",
-					stagenet_store::db::redact(&args.database_url)
+					stagenet_chain::url::redact(&args.database_url)
 				)
 			}
 		);

@@ -151,7 +151,7 @@ pub async fn run(args: StressArgs) -> Result<(), Failure> {
 			} else {
 				format!(
 					" --database-url {}",
-					stagenet_store::db::redact(&args.database_url)
+					stagenet_chain::url::redact(&args.database_url)
 				)
 			}
 		);

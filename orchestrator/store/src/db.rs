@@ -995,7 +995,7 @@ fn migrate_error(error: MigrateError, target: &str) -> StoreError {
 /// Parses `Store::open`'s target.
 fn parse_target(target: &str, create: bool) -> Result<Target, StoreError> {
 	let invalid = |reason: &str| StoreError::InvalidTarget {
-		target: redact(target),
+		target: stagenet_chain::url::redact(target),
 		reason: reason.to_string(),
 	};
 	if target.trim().is_empty() {
@@ -1006,7 +1006,7 @@ fn parse_target(target: &str, create: bool) -> Result<Target, StoreError> {
 		return Ok(Target {
 			backend: Backend::Postgres,
 			url: target.to_string(),
-			display: redact(target),
+			display: stagenet_chain::url::redact(target),
 		});
 	}
 	let (path, params) = if lower.starts_with("sqlite:") {
@@ -1098,12 +1098,6 @@ fn percent_decode(s: &str) -> Option<String> {
 		}
 	}
 	String::from_utf8(out).ok()
-}
-
-/// The URL with its credentials hidden (`stagenet_chain::url::redact`: the password and every
-/// query value become `***`).
-pub fn redact(url: &str) -> String {
-	stagenet_chain::url::redact(url)
 }
 
 fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, String> {

@@ -740,16 +740,28 @@ pub fn block_times(blocks: &[BlockRecord]) -> Vec<(u64, i64)> {
 /// value with at least p % of the values at or below it. `None` when there are none. The one
 /// definition the gates, the stress loads and every report use.
 pub fn percentile<T: Copy + PartialOrd>(values: &[T], p: f64) -> Option<T> {
+	nearest_rank(&sorted(values), p)
+}
+
+/// `values` in increasing order (incomparable values, NaN, kept where they fall).
+fn sorted<T: Copy + PartialOrd>(values: &[T]) -> Vec<T> {
 	let mut sorted = values.to_vec();
 	sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+	sorted
+}
+
+/// The nearest-rank `p`-th percentile of values already in increasing order.
+fn nearest_rank<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
 	let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
 	sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied()
 }
 
 impl Percentiles {
-	/// p50, p95, p99 and the maximum of `samples` ([`percentile`]); zeros when empty.
+	/// p50, p95, p99 and the maximum of `samples` ([`percentile`], sorted once); zeros when
+	/// empty.
 	pub fn of(samples: &[f64]) -> Percentiles {
-		let at = |p| percentile(samples, p).unwrap_or_default();
+		let sorted = sorted(samples);
+		let at = |p| nearest_rank(&sorted, p).unwrap_or_default();
 		Percentiles {
 			count: samples.len() as u64,
 			p50: at(50.0),

@@ -81,7 +81,7 @@ pub fn repo_root() -> PathBuf {
 
 /// The bundled test chain's node (`scripts/build-test-chain`).
 pub fn test_node() -> PathBuf {
-	let path = repo_root().join("target/test-chain/stagenet-test-node");
+	let path = stagenet_test_support::test_node();
 	assert!(
 		path.exists(),
 		"{} is missing (hint: run scripts/build-test-chain)",

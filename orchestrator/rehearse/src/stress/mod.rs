@@ -738,11 +738,6 @@ struct Measure<'a> {
 	resolved: &'a [Option<ResolvedCall>],
 }
 
-/// Percentiles of `samples` (ms).
-pub(crate) fn percentiles(samples: &[f64]) -> Percentiles {
-	Percentiles::of(samples)
-}
-
 fn measure(m: Measure<'_>) -> StressRecord {
 	let mut submitted = 0u64;
 	let mut accepted = 0u64;
@@ -811,8 +806,8 @@ fn measure(m: Measure<'_>) -> StressRecord {
 			}
 		}
 	}
-	let latency = percentiles(&latencies);
-	let read_latency = (!read_latencies.is_empty()).then(|| percentiles(&read_latencies));
+	let latency = Percentiles::of(&latencies);
+	let read_latency = (!read_latencies.is_empty()).then(|| Percentiles::of(&read_latencies));
 
 	// Blocks of the load: from the first block after the load started.
 	let blocks: Vec<StressBlock> = m
@@ -1158,12 +1153,12 @@ mod tests {
 	#[test]
 	fn percentiles_are_nearest_rank() {
 		let v: Vec<f64> = (1..=100).map(|x| x as f64).collect();
-		let p = percentiles(&v);
+		let p = Percentiles::of(&v);
 		assert_eq!(
 			(p.p50, p.p95, p.p99, p.max, p.count),
 			(50.0, 95.0, 99.0, 100.0, 100)
 		);
-		assert_eq!(percentiles(&[]).count, 0);
+		assert_eq!(Percentiles::of(&[]).count, 0);
 	}
 
 	fn block(ours: u64, weight: u64, pool: Option<u64>) -> StressBlock {
